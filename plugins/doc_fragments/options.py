@@ -1,0 +1,150 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The scheduler's own settings (recovery, leases, polling), resolvable from variables, environment and ini."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+
+    DOCUMENTATION = r"""
+options:
+  recovery:
+    description:
+      - Recover frame state when the scheduler starts again (the C(recover) playbook). Off - the recovery
+        playbook reports what it would recover and changes nothing.
+      - Precedence, highest first - a setting of the frame itself, variable C(jobnet_recovery), environment
+        E(JOBNET_RECOVERY), C(recovery) in the C([jobnet]) section of C(ansible.cfg), the default.
+    type: bool
+    default: true
+    env:
+      - name: JOBNET_RECOVERY
+    ini:
+      - section: jobnet
+        key: recovery
+    vars:
+      - name: jobnet_recovery
+    version_added: 0.1.0
+  end_recover:
+    description:
+      - Off - frames, nets and jobs that had ended C(normal_end) or C(skip_end) come back as C(not_submitted)
+        after recovery (the original's C(SJ_PEX_END_RECOVER=N)).
+    type: bool
+    default: true
+    env:
+      - name: JOBNET_END_RECOVER
+    ini:
+      - section: jobnet
+        key: end_recover
+    vars:
+      - name: jobnet_end_recover
+    version_added: 0.1.0
+  auto_rerun:
+    description:
+      - Rerun every recovered frame right after recovery, in the same run (the original's C(SJ_PEX_AUTORERUN)).
+    type: bool
+    default: true
+    env:
+      - name: JOBNET_AUTO_RERUN
+    ini:
+      - section: jobnet
+        key: auto_rerun
+    vars:
+      - name: jobnet_auto_rerun
+    version_added: 0.1.0
+  recovery_skip:
+    description:
+      - Do not contact agents during recovery (a large outage); their C(running) and C(abnormal_end) jobs
+        become C(queuing_env_down).
+    type: bool
+    default: false
+    env:
+      - name: JOBNET_RECOVERY_SKIP
+    ini:
+      - section: jobnet
+        key: recovery_skip
+    vars:
+      - name: jobnet_recovery_skip
+    version_added: 0.1.0
+  recovery_retries:
+    description:
+      - How many more times recovery tries a host that cannot be reached before its jobs become
+        C(queuing_env_down).
+    type: int
+    default: 2
+    env:
+      - name: JOBNET_RECOVERY_RETRIES
+    ini:
+      - section: jobnet
+        key: recovery_retries
+    vars:
+      - name: jobnet_recovery_retries
+    version_added: 0.1.0
+  recovery_retry_delay:
+    description:
+      - Seconds between two tries of a host that cannot be reached during recovery.
+    type: float
+    default: 2
+    env:
+      - name: JOBNET_RECOVERY_RETRY_DELAY
+    ini:
+      - section: jobnet
+        key: recovery_retry_delay
+    vars:
+      - name: jobnet_recovery_retry_delay
+    version_added: 0.1.0
+  adopt_manager_jobs:
+    description:
+      - An extension to the recovery tables. On - jobs that were running on the manager node (C(localhost)) and
+        still run are adopted after recovery instead of being stopped and ended C(abnormal_end).
+    type: bool
+    default: false
+    env:
+      - name: JOBNET_ADOPT_MANAGER_JOBS
+    ini:
+      - section: jobnet
+        key: adopt_manager_jobs
+    vars:
+      - name: jobnet_adopt_manager_jobs
+    version_added: 0.1.0
+  lease_ttl:
+    description:
+      - Seconds a controller's lease on a frame instance lasts without renewal. A controller that died is
+        replaced after this time at the latest (at once when it ran on the same machine and its process is gone).
+    type: float
+    default: 60
+    env:
+      - name: JOBNET_LEASE_TTL
+    ini:
+      - section: jobnet
+        key: lease_ttl
+    vars:
+      - name: jobnet_lease_ttl
+    version_added: 0.1.0
+  poll_interval:
+    description:
+      - Longest wait, in seconds, of one frame step for a change of the jobs on its host before it looks at the
+        store again.
+    type: float
+    default: 2
+    env:
+      - name: JOBNET_POLL_INTERVAL
+    ini:
+      - section: jobnet
+        key: poll_interval
+    vars:
+      - name: jobnet_poll_interval
+    version_added: 0.1.0
+  progress_interval:
+    description:
+      - Shortest time, in seconds, between two progress lines printed while a frame runs.
+    type: float
+    default: 5
+    env:
+      - name: JOBNET_PROGRESS_INTERVAL
+    ini:
+      - section: jobnet
+        key: progress_interval
+    vars:
+      - name: jobnet_progress_interval
+    version_added: 0.1.0
+"""

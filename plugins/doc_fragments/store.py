@@ -1,0 +1,47 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The connection to the jobnet.scheduler state store, shared by every plugin that reads or writes it."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+
+    DOCUMENTATION = r"""
+options:
+  store:
+    description:
+      - The state store that holds frame instances, their items, leases and event histories.
+      - V(sqlite:///ABSOLUTE/PATH.db) for an SQLite file on the controller (three slashes, absolute path).
+      - V(redis://[:PASSWORD@]HOST:PORT/DB) or V(rediss://...) (TLS) for a Redis server; the query argument
+        C(prefix) (default V(jobnet:)) puts the keys of several stores apart in one database,
+        for example V(redis://redis.example.com:6379/0?prefix=prod:).
+      - When no source sets it, the SQLite file C(~/.ansible/jobnet/state.db) of the controller user is used;
+        its folder is created with mode C(0700).
+      - Precedence, highest first, as everywhere in Ansible - variable C(jobnet_store), environment
+        E(JOBNET_STORE), C(store) in the C([jobnet]) section of C(ansible.cfg).
+      - Under AWX / ansible-runner, prefer the ini file or a variable from a credential to the environment for a URL
+        that carries a password, because ansible-runner writes the environment to the job's artifacts.
+    type: str
+    env:
+      - name: JOBNET_STORE
+    ini:
+      - section: jobnet
+        key: store
+    vars:
+      - name: jobnet_store
+    version_added: 0.1.0
+  store_timeout:
+    description:
+      - Seconds to wait for the store - the SQLite busy timeout, the Redis socket timeouts and the longest wait for
+        the lock of one frame instance. A write that cannot be done within it fails with C(PEX209).
+    type: float
+    default: 10
+    env:
+      - name: JOBNET_STORE_TIMEOUT
+    ini:
+      - section: jobnet
+        key: store_timeout
+    vars:
+      - name: jobnet_store_timeout
+    version_added: 0.1.0
+"""

@@ -1,0 +1,102 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Resolve jobnet settings through Ansible's option system, for the collection's action plugins.
+
+Every jobnet setting is declared once, in the doc fragments ``jobnet.scheduler.store`` and
+``jobnet.scheduler.options``, which the lookup ``jobnet.scheduler.frame_state`` extends. A setting is resolved
+with Ansible's own precedence for plugin options: an explicit value (task argument) > the variable
+``jobnet_<name>`` > the environment variable ``JOBNET_<NAME>`` > ``<name>`` in the ``[jobnet]`` section of
+``ansible.cfg`` > the default. Values are converted to the declared type (``JOBNET_AUTO_RERUN=no`` is ``False``);
+an invalid value is an error that names its source.
+"""
+
+from __future__ import annotations
+
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.plugins.loader import lookup_loader
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import DEFAULT_TIMEOUT, Store, open_store
+
+LOOKUP = 'jobnet.scheduler.frame_state'
+
+
+def _plugin(loader=None, templar=None):
+    plugin = lookup_loader.get(LOOKUP, loader=loader, templar=templar)
+    if plugin is None:
+        raise AnsibleError('cannot load the lookup %s that declares the jobnet settings: is the collection '
+                           'jobnet.scheduler on the collections path?' % LOOKUP)
+    return plugin
+
+
+def _plain(value):
+    """Drop Ansible's data tags: plain bool / int / float / str for the store and the engine."""
+    if value is None or isinstance(value, bool):
+        return value
+    for t in (int, float, str):
+        if isinstance(value, t):
+            return t(value)
+    return value
+
+
+def _var_options(defs: dict, task_vars, templar) -> dict:
+    """Only the variables that the option reads, templated when a templar is given."""
+    out = {}
+    if not task_vars:
+        return out
+    for entry in defs.get('vars') or []:
+        name = entry.get('name')
+        if name in task_vars:
+            value = task_vars[name]
+            if templar is not None:
+                value = templar.template(value)
+            out[name] = value
+    return out
+
+
+def resolve_option_and_origin(name: str, task_vars=None, default=None, *, explicit=None, loader=None,
+                              templar=None) -> tuple[object, str]:
+    """``(value, origin)`` of a jobnet setting; ``origin`` as Ansible reports it (``var: jobnet_x``,
+    ``env: JOBNET_X``, the ini file path, ``Direct``, ``default``).
+
+    ``default`` replaces the declared default when not ``None`` and no source sets the option.
+    """
+    plugin = _plugin(loader, templar)
+    defs = plugin.option_definitions
+    if name not in defs or name.startswith('_') or name in ('operation_date', 'frame', 'items'):
+        known = sorted(k for k in defs if not k.startswith('_') and k not in ('operation_date', 'frame', 'items'))
+        raise AnsibleError('unknown jobnet setting %r; the declared ones are: %s (add new ones to the doc fragment '
+                           'jobnet.scheduler.options)' % (name, ', '.join(known)))
+    direct = {name: explicit} if explicit is not None else None
+    value, origin = C.config.get_config_value_and_origin(name, plugin_type=plugin.plugin_type,
+                                                         plugin_name=plugin._load_name,
+                                                         variables=_var_options(defs[name], task_vars, templar),
+                                                         direct=direct)
+    if origin == 'default' and default is not None:
+        return default, 'default'
+    return _plain(value), origin
+
+
+def resolve_option(name: str, task_vars=None, default=None, *, explicit=None, loader=None, templar=None):
+    """The value of a jobnet setting (see the module docstring for the precedence)."""
+    return resolve_option_and_origin(name, task_vars, default, explicit=explicit, loader=loader, templar=templar)[0]
+
+
+def resolve_store_url(task_vars=None, explicit=None, loader=None, templar=None) -> str | None:
+    """The state store URL: explicit > ``jobnet_store`` > ``JOBNET_STORE`` > ``[jobnet] store``; ``None`` when
+    unset (``open_store(None)`` then opens the default SQLite file)."""
+    value = resolve_option('store', task_vars, explicit=explicit or None, loader=loader, templar=templar)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(value).strip()
+
+
+def resolve_store_timeout(task_vars=None, explicit=None, loader=None, templar=None) -> float:
+    value = resolve_option('store_timeout', task_vars, explicit=explicit, loader=loader, templar=templar)
+    return DEFAULT_TIMEOUT if value is None else float(value)
+
+
+def open_configured_store(task_vars=None, explicit=None, loader=None, templar=None, *,
+                          explicit_timeout=None) -> Store:
+    """``open_store()`` of the configured URL and timeout (raises ``StoreError`` for a bad URL)."""
+    return open_store(resolve_store_url(task_vars, explicit, loader, templar),
+                      timeout=resolve_store_timeout(task_vars, explicit_timeout, loader, templar))
