@@ -828,7 +828,6 @@ def recover_instance(instance, items, *, fetched, unreachable, options, now, sta
 
     ctx = _Ctx(iid=iid, options=options, skip=options.recovery_skip, fetched=fetched or {},
                unreachable=frozenset(unreachable or ()), manager_hosts=manager_hosts, now_text=_utc_text(now))
-    result.messages.append(start_message(iid))
     if ctx.skip:
         result.messages.append(skip_message())
 

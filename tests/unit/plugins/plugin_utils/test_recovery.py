@@ -211,7 +211,7 @@ def test_job_table_5_431(before, fetched, unreachable, options, state, row, stop
     result = recover(instance('running'), items_of(before), fetched=_fetched_for(before, fetched),
                      unreachable=unreachable, options=options)
     _check_job(result, before, state, row, stop, message, fields)
-    assert result.messages[0] == 'PEX056 frame recovery started: %s' % IID
+    assert not any(m.startswith('PEX056') for m in result.messages), 'the engine prints PEX056 itself'
 
 
 # ------------------------------------------------------------------------------------------------ end_recover
