@@ -615,8 +615,8 @@ def _take_fetched(ctx, item, on):
 def _fetch_only(ctx, item, on):
     """5.431 abnormal_end: state fetched only, nothing restarted; rc / signal / ended refreshed if found."""
     probe, job = _probe(ctx, item)
-    if probe != Probe.FOUND or job['state'] == 'running':
-        return _Out()
+    if probe != Probe.FOUND or JOB_INFO_STATES[job['state']] != S.ABNORMAL_END:
+        return _Out()   # nothing to refresh (a host that says otherwise does not make it succeed)
     fields = {'rc': job.get('rc'), 'signal': job.get('signal')}
     if job.get('ended'):
         fields['ended'] = job['ended']
@@ -796,6 +796,11 @@ def recover_instance(instance, items, *, fetched, unreachable, options, now, sta
     ``None`` exactly when ``options.recovery_skip`` is on. ``unreachable``: hosts that could not be reached.
     ``now`` and ``start_at``: aware datetimes. Raises :class:`IncompleteRecord` for records recovery cannot
     trust (nothing is changed then).
+
+    ``messages`` holds the per-job and per-frame messages (and PEX170 under recovery skip); the engine prints
+    PEX056 (:func:`start_message`), PEX058 and PEX060 itself. ``events`` lists every state change in the
+    planner's event format. Frame and net states other than those the tables fix are left for the engine to
+    re-derive from the items.
     """
     if now is None or now.tzinfo is None:
         raise ValueError('recover_instance: now must be an aware datetime, not %r' % (now,))

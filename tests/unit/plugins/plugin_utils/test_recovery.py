@@ -19,10 +19,8 @@ if os.path.isdir(_COLLECTIONS) and os.path.abspath(_COLLECTIONS) not in sys.path
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _recovery as R  # noqa: E402
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (  # noqa: E402
-    State,
     STATES_BY_KIND,
     Kind,
-    can_transition,
 )
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.timezone.utc)
@@ -175,6 +173,8 @@ JOB_CASES = [
     _job_case('5.431-abnormal_end-fetched-only', job('j', 'abnormal_end'), fetched=_f('abnormal_end', rc=7),
               state='abnormal_end', row='5.431 abnormal_end',
               fields={'rc': 7, 'ended': '2026-11-21T08:30:00.000000Z', 'attempt_id': aid('j')}),
+    _job_case('5.431-abnormal_end-host-says-normal_end-stays-abnormal', job('j', 'abnormal_end'),
+              fetched=_f('normal_end'), state='abnormal_end', row='5.431 abnormal_end', fields={'rc': 1}),
     _job_case('5.431-abnormal_end-not-on-host', job('j', 'abnormal_end'), state='abnormal_end',
               row='5.431 abnormal_end', fields={'rc': 1, 'ended': EARLIER}),
     _job_case('5.431-abnormal_end-manager-node', job('j', 'abnormal_end', 'localhost'),
@@ -477,10 +477,6 @@ def test_5_432_abnormal_end_without_an_attempt_stays_abnormal_end_under_skip():
 
 # ------------------------------------------------------------------------------------------------ write-ahead
 
-running_to_queuing = pytest.mark.xfail(
-    not can_transition('job', State.RUNNING, State.QUEUING), raises=Exception, strict=True,
-    reason='_states.RULES does not allow running -> queuing (a write-ahead attempt that never started)')
-
 LAUNCHING_CASES = [
     pytest.param(job('j', 'queuing', attempt=2, phase='launching'), 'running', 'running', 'launched', None,
                  id='write-ahead-queuing-launching-found-running'),
@@ -497,7 +493,7 @@ LAUNCHING_CASES = [
     pytest.param(job('j', 'running', attempt=2, phase='launching'), 'running', 'running', 'launched', None,
                  id='write-ahead-running-launching-found-running'),
     pytest.param(job('j', 'running', attempt=2, phase='launching'), None, 'queuing', None, 'JNR105',
-                 id='write-ahead-running-launching-not-found', marks=running_to_queuing),
+                 id='write-ahead-running-launching-not-found'),
     pytest.param(job('j', 'queuing_env_down', attempt=2, phase='launching'), None, 'queuing', None, 'JNR105',
                  id='write-ahead-env-down-launching-not-found'),
 ]
