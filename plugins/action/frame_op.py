@@ -1,0 +1,71 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action of jobnet.scheduler.frame_op (documented in plugins/modules/frame_op.py)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
+
+OPERATIONS = ('rerun', 'init', 'force_init', 'skip', 'pause', 'release', 'stop', 'force_start', 'resume')
+# operations after which the frame goes on: the playbook drives it right away
+DRIVING = frozenset(('rerun', 'release', 'force_start', 'resume'))
+
+
+class ActionModule(JobnetAction):
+
+    _VALID_ARGS = frozenset(('operation', 'frame', 'operation_date', 'path', 'kill', 'store', 'lease_ttl'))
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        _spec, args = self.validate_argument_spec(argument_spec={
+            'operation': {'type': 'str', 'required': True, 'choices': list(OPERATIONS)},
+            'frame': {'type': 'str', 'required': True},
+            'operation_date': {'type': 'str'},
+            'path': {'type': 'str'},
+            'kill': {'type': 'bool', 'default': False},
+            'store': {'type': 'str'},
+            'lease_ttl': {'type': 'float'},
+        })
+        op = args['operation']
+        date = self.check_date(args.get('operation_date') or self.today())
+        iid = _engine.instance_id(args['frame'], date)
+        store = self.open_store(task_vars)
+        engine = self.engine(store, task_vars, op)
+        try:
+            instance = store.get_instance(iid)
+            if instance is None:
+                known = [i['id'] for i in store.list_instances()][:10]
+                raise AnsibleActionFail('no frame instance %s in the store %s (known: %s)'
+                                        % (iid, getattr(store, 'url', ''), ', '.join(known) or 'none'))
+            hosts = list(instance['definition'].get('hosts', []))
+            if op in DRIVING:
+                self.check_forks(hosts)
+            lease = engine.acquire(iid)
+            try:
+                outcome = engine.operate(iid, op, path=args.get('path'), lease=lease)
+            except Exception:
+                store.release_lease(lease)
+                raise
+        except _engine.EngineError as exc:
+            raise AnsibleActionFail('%s refused: %s' % (op, exc))
+        except _store.StoreError as exc:
+            raise AnsibleActionFail('%s failed: %s' % (op, exc))
+        finally:
+            store.close()
+        stops = outcome['stop'] if (op == 'force_init' or (op == 'stop' and args['kill'])) else {}
+        say('jobnet: %s of %s%s done; frame state %s' % (op, iid, (' ' + args['path']) if args.get('path') else '',
+                                                        outcome['state']))
+        result.update({
+            'changed': True,
+            'operation': op,
+            'instances': [iid],
+            'leases': {iid: _engine.lease_to_dict(lease)},
+            'hosts': hosts if op in DRIVING else [],
+            'stop_hosts': sorted(stops),
+            'stop': stops,
+            'state': outcome['state'],
+        })
+        return result

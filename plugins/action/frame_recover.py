@@ -1,0 +1,256 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action of jobnet.scheduler.frame_recover (documented in plugins/modules/frame_recover.py).
+
+``phase: plan`` takes the lease of every instance to recover and says which attempt ids to ask each host about
+(one ``job_info`` call per host, made by the playbook's next play); ``phase: apply`` applies the recovery tables
+to every instance, per operation date and frames in name order, with the answers, stops the jobs that were
+running on the manager node, and (auto rerun) hands the recovered instances to the drive play.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _recovery, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import utcnow
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
+
+OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'adopt_manager_jobs')
+
+
+class ActionModule(JobnetAction):
+
+    _requires_connection = True  # phase poll talks to the task's host; plan and apply run on localhost
+    _VALID_ARGS = frozenset(('phase', 'plan', 'polls', 'store', 'lease_ttl', 'operation_date', 'frame',
+                             'manager_hosts', 'manager_root', 'root', 'unreachable_retries', 'unreachable_delay')
+                            + OPTION_NAMES)
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        spec = {
+            'phase': {'type': 'str', 'choices': ['plan', 'poll', 'apply'], 'default': 'plan'},
+            'manager_root': {'type': 'str'},
+            'root': {'type': 'str'},
+            'unreachable_retries': {'type': 'int'},
+            'unreachable_delay': {'type': 'float'},
+            'plan': {'type': 'dict'},
+            'polls': {'type': 'dict'},
+            'store': {'type': 'str'},
+            'lease_ttl': {'type': 'float'},
+            'operation_date': {'type': 'str'},
+            'frame': {'type': 'str'},
+            'manager_hosts': {'type': 'list', 'elements': 'str', 'default': ['localhost']},
+        }
+        for name in OPTION_NAMES:
+            spec[name] = {'type': 'bool'}
+        _spec, args = self.validate_argument_spec(argument_spec=spec)
+        if args['phase'] == 'poll':
+            result.update(self.poll(args, task_vars))
+            return result
+        store = self.open_store(task_vars)
+        try:
+            if args['phase'] == 'plan':
+                result.update(self.plan(store, args, task_vars))
+            else:
+                result.update(self.apply(store, args, task_vars))
+        except (_store.StoreError, _engine.EngineError) as exc:
+            raise AnsibleActionFail(str(exc))
+        finally:
+            store.close()
+        return result
+
+    # ------------------------------------------------------------------ options
+    def base_options(self, args, task_vars):
+        """Play-level recovery options: vars jobnet_<name> > env JOBNET_<NAME> > ini [jobnet] <name> > default."""
+        defaults = _recovery.RecoveryOptions()
+        values = {name: self.option(name, task_vars, getattr(defaults, name)) if args.get(name) is None else None
+                  for name in OPTION_NAMES}
+        return _recovery.RecoveryOptions.from_mapping(values, where='jobnet_* variables / environment / ansible.cfg')
+
+    @staticmethod
+    def options_for(instance, base, args):
+        """Frame options override the play-level ones; an explicit task argument (-e) overrides both."""
+        frame_opts = (instance.get('definition') or {}).get('options') or {}
+        opts = _recovery.RecoveryOptions.from_mapping(frame_opts, where='frame %s options' % instance['frame'],
+                                                      base=base, ignore_unknown=True)
+        explicit = {name: args.get(name) for name in OPTION_NAMES if args.get(name) is not None}
+        return _recovery.RecoveryOptions.from_mapping(explicit, where='task arguments', base=opts)
+
+    # ------------------------------------------------------------------ plan
+    def plan(self, store, args, task_vars):
+        engine = self.engine(store, task_vars, 'recover')
+        base = self.base_options(args, task_vars)
+        manager = frozenset(args['manager_hosts'])
+        candidates = [i for i in store.list_instances(args.get('operation_date'), frame=args.get('frame'))
+                      if i['state'] != State.NOT_SUBMITTED.value]
+        candidates.sort(key=lambda i: (i['operation_date'], i['frame']))
+        leases, refused, polls, options, hosts = {}, [], {}, {}, set()
+        for summary in candidates:
+            iid = summary['id']
+            try:
+                lease = engine.acquire(iid)
+            except _engine.EngineError as exc:
+                refused.append('%s not recovered: %s' % (iid, exc))
+                continue
+            try:
+                instance, items = store.load(iid)
+                opts = self.options_for(instance, base, args)
+                if opts.recovery and not opts.recovery_skip:
+                    for host, ids in _recovery.attempts_to_poll(instance, items, manager_hosts=manager,
+                                                                             options=opts).items():
+                        polls.setdefault(host, []).extend(ids)
+                hosts.update((instance.get('definition') or {}).get('hosts', []))
+            except (_store.StoreError, _recovery.IncompleteRecord, ValueError) as exc:
+                refused.append('%s not recovered: %s' % (iid, exc))
+                store.release_lease(lease)
+                continue
+            leases[iid] = _engine.lease_to_dict(lease)
+            options[iid] = opts.as_dict()
+        for line in refused:
+            say('jobnet: ' + line)
+        polls = {h: sorted(set(ids)) for h, ids in polls.items()}
+        self.check_forks(sorted(hosts | set(polls)))
+        return {
+            'changed': bool(leases),
+            'instances': list(leases),
+            'leases': leases,
+            'options': options,
+            'polls': polls,
+            'poll_hosts': sorted(polls),
+            'refused': refused,
+        }
+
+    # ------------------------------------------------------------------ poll (on each host)
+    def poll(self, args, task_vars):
+        """One job_info call with every attempt id this host must be asked about; bounded retries."""
+        host = task_vars.get('inventory_hostname')
+        ids = ((args.get('plan') or {}).get('polls') or {}).get(host) or []
+        retries = int(self.option('unreachable_retries', task_vars, _engine.DEFAULTS['unreachable_retries']))
+        delay = float(self.option('unreachable_delay', task_vars, _engine.DEFAULTS['unreachable_delay']))
+        margs = {'ids': ids, 'missing': 'ignore', 'output': False}
+        if args.get('root'):
+            margs['root'] = args['root']
+        last = 'no answer'
+        for attempt in range(1, max(1, retries) + 1):
+            try:
+                out = self._execute_module(module_name='jobnet.scheduler.job_info', module_args=margs,
+                                           task_vars=task_vars)
+            except AnsibleConnectionFailure as exc:
+                out = {'unreachable': True, 'msg': str(exc)}
+            if not out.get('unreachable'):
+                if out.get('failed'):
+                    return {'failed': True, 'msg': 'job_info on %s failed: %s' % (host, out.get('msg')),
+                            'host': host, 'asked': len(ids)}
+                return {'host': host, 'asked': len(ids), 'jobs': out.get('jobs', []),
+                        'missing': out.get('missing', []), 'attempts': attempt}
+            last = out.get('msg') or last
+            if attempt < retries:
+                time.sleep(delay)
+        return {'host': host, 'asked': len(ids), 'host_unreachable': True, 'attempts': retries,
+                'msg': '%s unreachable after %d attempts: %s' % (host, retries, str(last).strip()[:300])}
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, store, args, task_vars):
+        plan = args.get('plan') or {}
+        iids = list(plan.get('instances') or [])
+        leases = dict(plan.get('leases') or {})
+        manager = frozenset(args['manager_hosts'])
+        fetched, unreachable = {}, set()
+        hostvars = task_vars.get('hostvars') or {}
+        for host in plan.get('poll_hosts') or []:
+            poll = (args.get('polls') or {}).get(host)
+            if poll is None:
+                try:
+                    poll = hostvars[host].get('jobnet_poll')
+                except (KeyError, AttributeError):
+                    poll = None
+            if not isinstance(poll, dict) or poll.get('unreachable') or poll.get('host_unreachable') \
+                    or poll.get('failed') or 'jobs' not in poll:
+                unreachable.add(host)
+                why = (poll or {}).get('msg', 'no answer') if isinstance(poll, dict) else 'no answer'
+                say('jobnet: %s could not be reached during recovery (%s): its jobs become queuing_env_down'
+                    % (host, str(why).splitlines()[0][:200] if why else 'no answer'))
+                continue
+            for job in poll.get('jobs') or []:
+                fetched[job['id']] = job
+        now = utcnow()
+        total = len(iids)
+        resumed, stops, messages, failed = [], {}, [], []
+        for k, iid in enumerate(iids, 1):
+            opts = _recovery.RecoveryOptions(**plan['options'][iid])
+            lease = _engine.lease_from_dict(_store, leases[iid])
+            say('jobnet: ' + _recovery.start_message(iid))
+
+            def fn(inst, items, opts=opts):
+                res = _recovery.recover_instance(
+                    inst, items, fetched=None if opts.recovery_skip else fetched,
+                    unreachable=unreachable, options=opts, now=now, start_at=_engine.start_at_of(inst),
+                    manager_hosts=manager)
+                new_inst = res.instance or inst
+                merged = dict(items)
+                merged.update(res.items)
+                pl = _engine.planner_for(new_inst, merged, now=now)
+                pl.changed_items.update(res.items)
+                if res.instance is not None:
+                    pl.instance_changed = True
+                if opts.recovery:
+                    pl._derive_all()
+                    if opts.auto_rerun and State(pl.instance['state']) != State.NOT_SUBMITTED:
+                        pl.resume()
+                events = list(res.events) + pl.events
+                return (pl.instance if pl.instance_changed else None), pl.changed(), (res, events)
+            try:
+                res, events = store.update(iid, fn, lease=lease)
+            except _recovery.IncompleteRecord as exc:
+                failed.append(str(exc))
+                say('jobnet: %s' % exc)
+                store.release_lease(lease)
+                leases.pop(iid, None)
+                continue
+            if events:
+                store.append_events(iid, events)
+            for line in res.messages:
+                say('jobnet: %s' % line)
+            messages.extend(res.messages)
+            for host, aid in res.stop:
+                stops.setdefault(host, []).append(aid)
+            say('jobnet: ' + _recovery.progress_message(k, total, iid))
+            if opts.recovery and opts.auto_rerun:
+                resumed.append(iid)
+            else:
+                store.release_lease(lease)
+                leases.pop(iid, None)
+        say('jobnet: ' + _recovery.all_done_message(total))
+        # jobs that were running on the manager node (this controller) are stopped (table 5.431)
+        for host, ids in stops.items():
+            if host in manager:
+                out = self._execute_module(module_name='jobnet.scheduler.job',
+                                           module_args=dict({'state': 'stopped', 'ids': ids},
+                                                            **({'root': args['manager_root']}
+                                                               if args.get('manager_root') else {})),
+                                           task_vars=task_vars)
+                if out.get('failed'):
+                    messages.append('could not stop %s on %s: %s' % (', '.join(ids), host, out.get('msg')))
+                    say('jobnet: ' + messages[-1])
+        hosts = set()
+        for iid in resumed:
+            inst = store.get_instance(iid)
+            hosts.update((inst.get('definition') or {}).get('hosts', []))
+        implicit_localhost = 'localhost' in hosts and 'localhost' not in (task_vars.get('groups') or {}).get('all', [])
+        return {
+            'changed': True,
+            'instances': resumed,
+            'leases': {iid: leases[iid] for iid in resumed},
+            'hosts': sorted(hosts),
+            'implicit_localhost': implicit_localhost,
+            'recovered': [i for i in iids if i not in failed],
+            'messages': messages,
+            'unreachable': sorted(unreachable),
+            'stopped_on_manager': stops,
+            'failed_instances': failed,
+            'refused': plan.get('refused') or [],
+        }

@@ -1,0 +1,57 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action of jobnet.scheduler.frame_step (documented in plugins/modules/frame_step.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction
+
+
+class ActionModule(JobnetAction):
+
+    _requires_connection = True
+    _VALID_ARGS = frozenset(('instances', 'leases', 'store', 'root', 'limit', 'poll_interval', 'step_seconds',
+                             'lease_ttl', 'unreachable_retries', 'unreachable_delay'))
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        _spec, args = self.validate_argument_spec(argument_spec={
+            'instances': {'type': 'list', 'elements': 'str', 'required': True},
+            'leases': {'type': 'dict', 'required': True},
+            'store': {'type': 'str'},
+            'root': {'type': 'str'},
+            'limit': {'type': 'int'},
+            'poll_interval': {'type': 'float'},
+            'step_seconds': {'type': 'float'},
+            'lease_ttl': {'type': 'float'},
+            'unreachable_retries': {'type': 'int'},
+            'unreachable_delay': {'type': 'float'},
+        })
+        host = task_vars.get('inventory_hostname')
+        store = self.open_store(task_vars)
+        leases = {iid: args['leases'][iid] for iid in args['instances'] if iid in args['leases']}
+        missing = [iid for iid in args['instances'] if iid not in leases]
+        if missing:
+            store.close()
+            result.update(failed=True, done=True, msg='no lease given for frame instance(s) %s' % ', '.join(missing))
+            return result
+        opts = {name: self.option(name, task_vars, default) for name, default in _engine.DEFAULTS.items()}
+        driver = _engine.HostDriver(
+            store, _store, host, leases, self.module_runner(task_vars),
+            limit=args.get('limit'), root=args.get('root'),
+            poll_interval=opts['poll_interval'], lease_ttl=opts['lease_ttl'],
+            unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'])
+        try:
+            summary = driver.run(float(opts['step_seconds']))
+        except (_engine.EngineError, _store.StoreError) as exc:
+            # fatal for this host's driver: stop stepping (done) and say why; new launches stop (PEX209)
+            result.update(failed=True, done=True, error=str(exc), msg=str(exc), events=driver.events[-500:])
+            return result
+        finally:
+            store.close()
+        result.update(summary)
+        result['changed'] = bool(summary.get('launched'))
+        if summary.get('down'):
+            result['error'] = '%s could not be reached; its jobs are queuing_env_down' % host
+        return result

@@ -1,0 +1,100 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: frame_op
+short_description: Operations on a frame instance - rerun, init, force init, skip, pause, release, stop, force start
+version_added: 0.1.0
+description:
+  - Applies one operator operation to a frame instance in the state store, under the instance's lease, so it is
+    refused with a clear message while another controller (a run, a recovery, another operation) drives the instance.
+  - C(rerun) restarts the C(abnormal_end) jobs, clears stops and lets waiting and queued items go on; C(release),
+    C(force_start) and C(rerun) hand the instance to a drive play (see the collection's playbooks).
+  - C(init) puts the frame (or one net / job, O(path)) back to C(not_submitted), refused while its jobs run;
+    C(force_init) does the same and returns the running jobs to stop in RV(stop).
+  - C(skip) / C(pause) mark a net or job that has not started; C(release) undoes them or releases a paused item.
+  - C(stop) stops the frame (or the net O(path)); nothing new starts there; running jobs end on their own unless
+    O(kill) is set (their ids are then in RV(stop)).
+  - C(force_start) starts a job now, whatever its start conditions and its host's limit.
+  - Runs on the controller only.
+author:
+  - jobnet.scheduler maintainers
+extends_documentation_fragment:
+  - jobnet.scheduler.store
+options:
+  operation:
+    description: The operation.
+    type: str
+    required: true
+    choices: [rerun, init, force_init, skip, pause, release, stop, force_start, resume]
+  frame:
+    description: The frame's name.
+    type: str
+    required: true
+  operation_date:
+    description: The instance's operation date (C(YYYY-MM-DD)); today when omitted.
+    type: str
+  path:
+    description: The net or job the operation applies to (C(net/job)); the whole frame when omitted (init, force_init, stop).
+    type: str
+  kill:
+    description: With C(stop), also stop the running jobs inside.
+    type: bool
+    default: false
+  lease_ttl:
+    description: Seconds the lease lasts without renewal.
+    type: float
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+  action:
+    support: full
+  idempotent:
+    support: partial
+    details: Marks (skip, pause, stop) applied twice change nothing more; rerun and force_start start attempts.
+"""
+
+EXAMPLES = r"""
+- name: Pause the merge job of today's nightly frame
+  jobnet.scheduler.frame_op:
+    operation: pause
+    frame: nightly
+    path: load/merge
+"""
+
+RETURN = r"""
+operation:
+  description: The operation applied.
+  returned: success
+  type: str
+instances:
+  description: The instance id, in a list (as M(jobnet.scheduler.frame_submit) returns it).
+  returned: success
+  type: list
+  elements: str
+leases:
+  description: The lease taken for the operation (released by M(jobnet.scheduler.frame_report)).
+  returned: success
+  type: dict
+hosts:
+  description: For operations after which the frame goes on, the frame's hosts to drive.
+  returned: success
+  type: list
+  elements: str
+stop:
+  description: Per host, the attempt ids of jobs to stop (force_init, stop with kill).
+  returned: success
+  type: dict
+stop_hosts:
+  description: The hosts in RV(stop).
+  returned: success
+  type: list
+  elements: str
+state:
+  description: The frame instance's state after the operation.
+  returned: success
+  type: str
+"""

@@ -1,0 +1,81 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: frame_report
+short_description: Print and write the state of frame instances; release their leases
+version_added: 0.1.0
+description:
+  - Prints a table of frame instances (frame, net, job, host, state, started, ended, rc) and writes the same as JSON
+    to O(status_json).
+  - Releases the leases it is given (the end of a run, an operation, a recovery).
+  - With O(fail_on_abnormal), fails when an instance ended C(abnormal_end) or a host's driver reported an error, so the
+    playbook exits non-zero.
+  - Runs on the controller only.
+author:
+  - jobnet.scheduler maintainers
+extends_documentation_fragment:
+  - jobnet.scheduler.store
+options:
+  instances:
+    description: Instance ids to report; every instance (filtered by O(frame) and O(operation_date)) when omitted.
+    type: list
+    elements: str
+  frame:
+    description: Only instances of this frame.
+    type: str
+  operation_date:
+    description: Only instances of this operation date (C(YYYY-MM-DD)).
+    type: str
+  leases:
+    description: Leases to release.
+    type: dict
+  status_json:
+    description:
+      - Write the status as JSON to this path on the controller, atomically.
+      - 'The document is C({"frames": [{"frame", "operation_date", "id", "state", "started", "ended", "items": [{"kind",
+        "path", "host", "state", "started", "ended", "rc", "signal", "attempt", "attempt_id", "message"}]}]}).'
+    type: path
+  fail_on_abnormal:
+    description: Fail when an instance is C(abnormal_end) or a host driver reported an error.
+    type: bool
+    default: false
+  steps:
+    description: Results of M(jobnet.scheduler.frame_step) to check for errors; read from the C(jobnet_drive) group's
+      C(jobnet_step) results when omitted.
+    type: list
+    elements: raw
+  quiet:
+    description: Do not print the table.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  action:
+    support: full
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Status of today's instances, as a table and as JSON
+  jobnet.scheduler.frame_report:
+    operation_date: "{{ '%Y-%m-%d' | strftime }}"
+    status_json: /tmp/status.json
+"""
+
+RETURN = r"""
+status:
+  description: The status document (the same as written to O(status_json)).
+  returned: success
+  type: dict
+errors:
+  description: Errors reported by the host drivers.
+  returned: success
+  type: list
+  elements: str
+"""

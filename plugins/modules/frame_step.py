@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: frame_step
+short_description: Drive the jobs of frame instances on one host for a bounded time
+version_added: 0.1.0
+description:
+  - Runs on the controller for one inventory host (the task's host) and, for up to O(step_seconds), repeats one round
+    - renew the lease; let the planner advance every instance (start conditions, skip, pause, derived net and frame
+    states) and pick this host's queued jobs within its limit; record them C(launching) with their attempt ids
+    (write-ahead); start them all with one M(jobnet.scheduler.job) call; record what it reports; wait up to
+    O(poll_interval) with one M(jobnet.scheduler.job_info) call for any running job of this host to change; record every
+    change before the next decision.
+  - Hosts step in parallel (one task per host, repeated with C(until)) and coordinate through the state store.
+  - Returns C(done) when no instance can make progress without an operator (ended, paused, stopped, or waiting on a
+    host that is down).
+  - A host that does not answer O(unreachable_retries) times in a row is recorded as down, its queued jobs become
+    C(queuing_env_down) and its driver stops; the other hosts go on.
+  - A failed write to the state store (C(PEX209)) stops this host's launches at once and is reported in RV(error).
+author:
+  - jobnet.scheduler maintainers
+extends_documentation_fragment:
+  - jobnet.scheduler.store
+options:
+  instances:
+    description: Ids of the frame instances to drive.
+    type: list
+    elements: str
+    required: true
+  leases:
+    description: The leases of those instances, as returned by M(jobnet.scheduler.frame_submit).
+    type: dict
+    required: true
+  root:
+    description: The job root on the host (the host variable C(jobnet_job_root)); the modules' default when omitted.
+    type: str
+  limit:
+    description: Most jobs running at once on this host (the host variable C(jobnet_max_running)); no limit when omitted.
+    type: int
+  poll_interval:
+    description: Seconds one status call waits on the host for a change (C(jobnet_poll_interval), default C(1)).
+    type: float
+  step_seconds:
+    description: Seconds one step runs before it returns with progress (C(jobnet_step_seconds), default C(10)).
+    type: float
+  lease_ttl:
+    description: Seconds a lease lasts without renewal (C(jobnet_lease_ttl), default C(60)).
+    type: float
+  unreachable_retries:
+    description: Failed calls in a row before the host counts as down (C(jobnet_unreachable_retries), default C(3)).
+    type: int
+  unreachable_delay:
+    description: Seconds between those calls (C(jobnet_unreachable_delay), default C(2)).
+    type: float
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+  action:
+    support: full
+  idempotent:
+    support: none
+    details: Each step launches what is ready; an attempt is never launched twice (idempotent attempt ids).
+"""
+
+EXAMPLES = r"""
+- name: Jobnet frame step
+  jobnet.scheduler.frame_step:
+    instances: "{{ hostvars['localhost'].jobnet_run.instances }}"
+    leases: "{{ hostvars['localhost'].jobnet_run.leases }}"
+    root: "{{ jobnet_job_root | default(omit) }}"
+    limit: "{{ jobnet_max_running | default(omit) }}"
+  register: jobnet_step
+  until: jobnet_step.done | default(false)
+  retries: 100000000
+  delay: 0
+"""
+
+RETURN = r"""
+done:
+  description: Whether nothing more can happen without an operator; the C(until) condition.
+  returned: always
+  type: bool
+host:
+  description: The host driven.
+  returned: success
+  type: str
+down:
+  description: Whether the host was found unreachable.
+  returned: success
+  type: bool
+launched:
+  description: Jobs launched during this step.
+  returned: success
+  type: int
+ended:
+  description: Job ends seen during this step.
+  returned: success
+  type: int
+instances:
+  description: Per instance id, its state and the count of its jobs per state.
+  returned: success
+  type: dict
+events:
+  description: The state changes this step recorded (at most 500), for the recorder callback's history.
+  returned: always
+  type: list
+  elements: dict
+error:
+  description: Why this host's driver stopped (lease lost, state store write failure, host down).
+  returned: on error
+  type: str
+"""

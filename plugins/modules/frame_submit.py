@@ -1,0 +1,82 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: frame_submit
+short_description: Validate a frame, record it in the state store and submit it
+version_added: 0.1.0
+description:
+  - Reads a frame definition (nets and jobs with start conditions), validates it completely before anything is
+    recorded (unknown keys, names, types, duplicates, unknown dependencies, cycles, unknown hosts), creates the frame
+    instance for the operation date in the state store, submits it (C(waiting), or C(standby) before its start time)
+    and takes the instance's lease for this controller.
+  - Used by the P(jobnet.scheduler.run#playbook) playbook; the drive play that follows runs
+    M(jobnet.scheduler.frame_step) on every host of the frame.
+  - Refuses to start when forks are fewer than the frame's hosts (each host holds one fork while the frame runs), when
+    another live controller holds the instance, or when the instance was already submitted (use rerun, init or recover).
+  - Runs on the controller only.
+author:
+  - jobnet.scheduler maintainers
+extends_documentation_fragment:
+  - jobnet.scheduler.store
+options:
+  frame_file:
+    description: Path of the frame definition (YAML) on the controller. See C(docs/frames.md).
+    type: path
+  frame:
+    description: The frame definition itself, as a mapping. Mutually exclusive with O(frame_file).
+    type: dict
+  operation_date:
+    description: The operation date of the instance (C(YYYY-MM-DD)); today (controller time) when omitted.
+    type: str
+  lease_ttl:
+    description: Seconds the instance's lease lasts without renewal (default C(60), or C(jobnet_lease_ttl)).
+    type: float
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+  action:
+    support: full
+  idempotent:
+    support: none
+    details: Submitting an instance that was already submitted is refused with a message; nothing changes then.
+"""
+
+EXAMPLES = r"""
+- name: Submit the nightly frame for today
+  jobnet.scheduler.frame_submit:
+    frame_file: frames/nightly.yml
+  register: jobnet_run
+"""
+
+RETURN = r"""
+instances:
+  description: Ids of the submitted frame instances (C(<frame>@<date>)).
+  returned: success
+  type: list
+  elements: str
+leases:
+  description: The lease of each instance, to hand to M(jobnet.scheduler.frame_step) and M(jobnet.scheduler.frame_report).
+  returned: success
+  type: dict
+hosts:
+  description: The hosts the frame's jobs run on.
+  returned: success
+  type: list
+  elements: str
+implicit_localhost:
+  description: Whether C(localhost) runs jobs without being in the inventory (it is then added with the local connection).
+  returned: success
+  type: bool
+state:
+  description: The instance's state after submit (C(waiting), C(running) or C(standby)).
+  returned: success
+  type: str
+operation_date:
+  description: The operation date used.
+  returned: success
+  type: str
+"""

@@ -1,0 +1,532 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The frame engine: the store, the planner and the modules on the hosts, put together.
+
+Used by the action plugins. Nothing here talks to a host directly: a ``run_module(name, args)`` callable
+(the action plugin's ``_execute_module`` on the task's host) is passed in, so the engine is testable with a
+real store and scripted host answers.
+
+Every decision follows the same order: read the instance in a store transaction, let the planner decide,
+write what changed (write-ahead for launches), then talk to the host, then record what it said before the
+next decision.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
+    LAUNCHED,
+    LAUNCHING,
+    OperationError,
+    Planner,
+    initial_items,
+    isotime,
+    utcnow,
+)
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State, TERMINAL
+
+# Options with their defaults; each is resolvable as task argument > vars jobnet_<name> > env JOBNET_<NAME>
+# > ini [jobnet] <name> (see docs/store.md and docs/frames.md).
+DEFAULTS = {
+    'poll_interval': 1.0,      # seconds a host's job_info call waits for a change
+    'step_seconds': 10.0,      # seconds one frame_step task runs before it returns (progress, lease)
+    'lease_ttl': 60.0,         # seconds a controller's lease lasts without renewal
+    'unreachable_retries': 3,  # failed calls in a row before a host counts as down
+    'unreachable_delay': 2.0,  # seconds between those retries
+}
+
+MANAGER_HOSTS = frozenset({'localhost'})
+
+
+class EngineError(Exception):
+    """A refusal or failure with a message for the operator."""
+
+
+# ---------------------------------------------------------------------- controller identity (leases)
+def controller_owner(what, pid=None):
+    """Who drives: the ansible-playbook process (the parent of the worker running the action plugin)."""
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
+    pid = pid or os.getppid()
+    return _store.default_owner(what, pid=pid, start=_store.process_start_time(pid), program='ansible-playbook',
+                                user=os.environ.get('USER') or str(os.getuid()))
+
+
+def owner_is_dead(owner):
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
+    return _store.owner_is_dead(owner)
+
+
+def lease_to_dict(lease):
+    return lease.to_dict()
+
+
+def lease_from_dict(store_mod, data):
+    if isinstance(data, store_mod.Lease):
+        return data
+    return store_mod.Lease(iid=data['iid'], token=data['token'], epoch=int(data['epoch']),
+                           owner=dict(data.get('owner') or {}), expires=float(data.get('expires') or 0))
+
+
+# ---------------------------------------------------------------------- instances
+def instance_id(frame, operation_date):
+    return '%s@%s' % (frame, operation_date)
+
+
+def make_instance(defn, operation_date, options=None):
+    import secrets
+    alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'
+    now = isotime()
+    return {
+        'id': instance_id(defn['frame'], operation_date),
+        'frame': defn['frame'],
+        'operation_date': operation_date,
+        'uid': ''.join(secrets.choice(alphabet) for _ in range(6)),
+        'state': State.NOT_SUBMITTED.value,
+        'definition': defn,
+        'options': dict(options or {}),
+        'flags': {'stopped': False},
+        'opened': False,
+        'submitted': None,
+        'started': None,
+        'ended': None,
+        'updated': now,
+        'schema': 1,
+    }
+
+
+def start_at_of(instance):
+    return _model.start_datetime(instance['definition'], instance['operation_date'])
+
+
+def planner_for(instance, items, now=None):
+    return Planner(instance['definition'], instance, items, now=now or utcnow(), start_at=start_at_of(instance))
+
+
+def attempt_id_factory(instance):
+    def make(path, attempt):
+        return _model.attempt_id(instance['frame'], instance['operation_date'], instance['uid'], path, attempt)
+    return make
+
+
+def job_spec(instance, item_def, item, root=None):
+    spec = {
+        'id': item['attempt_id'],
+        'name': item_def['path'],
+        'labels': {'frame': instance['frame'], 'operation_date': instance['operation_date'],
+                   'instance': instance['id'], 'path': item_def['path'], 'attempt': str(item['attempt'])},
+    }
+    if item_def.get('command'):
+        spec['command'] = list(item_def['command'])
+    else:
+        spec['shell'] = item_def['shell']
+    for key in ('chdir', 'timeout'):
+        if item_def.get(key) is not None:
+            spec[key] = item_def[key]
+    if item_def.get('env'):
+        spec['env'] = dict(item_def['env'])
+    return spec
+
+
+def summary_of(instance, items):
+    counts = {}
+    for item in items.values():
+        if item['kind'] == 'job':
+            counts[item['state']] = counts.get(item['state'], 0) + 1
+    return {'id': instance['id'], 'state': instance['state'], 'counts': counts}
+
+
+class Engine:
+    """Operations on instances in one store, on behalf of one controller process."""
+
+    def __init__(self, store, store_mod, *, owner=None, lease_ttl=DEFAULTS['lease_ttl']):
+        self.store = store
+        self.store_mod = store_mod
+        self.owner = owner or controller_owner('run')
+        self.lease_ttl = float(lease_ttl)
+
+    # ------------------------------------------------------------------ leases
+    def acquire(self, iid):
+        try:
+            lease = self.store.acquire_lease(iid, self.owner, self.lease_ttl, is_dead=self._dead_or_us)
+        except self.store_mod.LeaseHeld as exc:
+            raise EngineError(str(exc))
+        return lease
+
+    def _dead_or_us(self, owner):
+        if isinstance(owner, dict) and owner.get('host') == self.owner.get('host') \
+                and owner.get('pid') == self.owner.get('pid') and owner.get('start') == self.owner.get('start'):
+            return True  # this very controller (an earlier play of the same run)
+        return owner_is_dead(owner)
+
+    def release(self, lease_dicts):
+        for data in (lease_dicts or {}).values():
+            try:
+                self.store.release_lease(lease_from_dict(self.store_mod, data))
+            except self.store_mod.StoreError:
+                pass
+
+    # ------------------------------------------------------------------ run: submit a frame
+    def submit(self, defn, operation_date, *, hosts_known=None):
+        """Create (or re-submit a not_submitted) instance and take its lease. Returns (instance, lease)."""
+        iid = instance_id(defn['frame'], operation_date)
+        existing = self.store.get_instance(iid)
+        if existing is not None and State(existing['state']) != State.NOT_SUBMITTED:
+            st = existing['state']
+            lease = self.store.get_lease(iid)
+            if lease is not None and not self._dead_or_us(lease.owner) and not lease.expired:
+                raise EngineError(str(self.store_mod.LeaseHeld(iid, lease.owner, lease.expires)))
+            hint = {
+                'normal_end': 'it ended normally; init it (jobnet.scheduler.init) to run it again',
+                'skip_end': 'it was skipped; init it (jobnet.scheduler.init) to run it again',
+                'abnormal_end': 'it ended abnormally; fix the cause and run jobnet.scheduler.rerun',
+            }.get(st, 'its controller is gone; run jobnet.scheduler.recover to adopt its jobs and carry it on')
+            raise EngineError('frame instance %s is already submitted (state %s): %s' % (iid, st, hint))
+        lease = self.acquire(iid)
+        try:
+            if existing is None:
+                instance = make_instance(defn, operation_date)
+                try:
+                    self.store.create_instance(instance, initial_items(defn))
+                except self.store_mod.InstanceExists:
+                    raise EngineError('frame instance %s was created by another controller just now' % iid)
+            else:
+                def redefine(inst, items):
+                    new = dict(inst)
+                    new['definition'] = defn
+                    fresh = initial_items(defn)
+                    for path, item in fresh.items():
+                        if path in items:  # keep the attempt counter: an attempt id is never reused
+                            item['attempt'] = items[path].get('attempt', 0)
+                    return new, fresh, None
+                self.store.update(iid, redefine, lease=lease)
+
+            def do_submit(inst, items):
+                pl = planner_for(inst, items)
+                pl.instance['submitted'] = isotime(pl.now)
+                pl.submit()
+                return pl.instance, pl.changed(), pl.events
+            events = self.store.update(iid, do_submit, lease=lease)
+            self._events(iid, events)
+        except Exception:
+            self.store.release_lease(lease)
+            raise
+        return self.store.get_instance(iid), lease
+
+    def _events(self, iid, events):
+        if events:
+            self.store.append_events(iid, events)
+
+    # ------------------------------------------------------------------ operations
+    def operate(self, iid, operation, path=None, lease=None):
+        """rerun, resume, init, force_init, skip, pause, release, stop, force_start.
+
+        Returns ``(result, events)`` where result holds ``stop``: {host: [attempt ids]} to stop on hosts.
+        """
+        def fn(inst, items):
+            pl = planner_for(inst, items)
+            stop = []
+            if operation == 'rerun':
+                pl.rerun()
+            elif operation == 'resume':
+                pl.resume()
+            elif operation in ('init', 'force_init'):
+                stop = pl.init(path, force=operation == 'force_init')
+            elif operation in ('skip', 'pause', 'release'):
+                if not path:
+                    raise OperationError('%s needs the path of a net or job (-e path=NET/JOB)' % operation)
+                pl.mark(path, operation)
+            elif operation == 'stop':
+                stop = pl.stop(path)
+            elif operation == 'force_start':
+                if not path:
+                    raise OperationError('force_start needs the path of a job (-e path=NET/JOB)')
+                pl.force_start(path)
+            else:
+                raise OperationError('unknown operation %r' % operation)
+            stops = {}
+            for p in stop:
+                item = pl.items[p]
+                if item.get('attempt_id'):
+                    stops.setdefault(item['host'], []).append(item['attempt_id'])
+            return pl.instance, pl.changed(), ({'stop': stops, 'state': pl.instance['state']}, pl.events)
+        try:
+            result, events = self.store.update(iid, fn, lease=lease)
+        except OperationError as exc:
+            raise EngineError(str(exc))
+        self._events(iid, events)
+        return result
+
+
+class HostDriver:
+    """Drives every job of one host for a set of instances, for a bounded time.
+
+    ``run_module(name, args)`` runs a module on this host and returns its result dict; it raises
+    ``HostUnreachable`` (or returns ``{'unreachable': True}``) when the host cannot be reached.
+    """
+
+    def __init__(self, store, store_mod, host, leases, run_module, *, limit=None, root=None,
+                 poll_interval=DEFAULTS['poll_interval'], lease_ttl=DEFAULTS['lease_ttl'],
+                 unreachable_retries=DEFAULTS['unreachable_retries'],
+                 unreachable_delay=DEFAULTS['unreachable_delay'], sleep=time.sleep, clock=time.monotonic):
+        self.store = store
+        self.store_mod = store_mod
+        self.host = host
+        self.leases = {iid: lease_from_dict(store_mod, d) if isinstance(d, dict) else d for iid, d in leases.items()}
+        self.run_module = run_module
+        self.limit = int(limit) if limit not in (None, '', 0, '0') else None
+        self.root = root
+        self.poll = float(poll_interval)
+        self.lease_ttl = float(lease_ttl)
+        self.retries = int(unreachable_retries)
+        self.retry_delay = float(unreachable_delay)
+        self.sleep = sleep
+        self.clock = clock
+        self.failures = 0
+        self.down = False
+        self.events = []
+        self.launched = 0
+        self.ended = 0
+        self._renewed = 0.0
+        self.summaries = {}
+
+    # ------------------------------------------------------------------ store helpers
+    def _update(self, iid, fn):
+        result, events = self.store.update(iid, fn, lease=self.leases[iid])
+        if events:
+            self.store.append_events(iid, events)
+            self.events.extend(dict(e, instance=iid) for e in events)
+        return result
+
+    def _renew(self, force=False):
+        now = self.clock()
+        if not force and now - self._renewed < self.lease_ttl / 4.0:
+            return
+        for iid, lease in list(self.leases.items()):
+            try:
+                self.leases[iid] = self.store.renew_lease(lease, self.lease_ttl) or lease
+            except self.store_mod.LeaseLost as exc:
+                raise EngineError('lost the lease of frame instance %s: another controller drives it now (%s)'
+                                  % (iid, exc))
+        self._renewed = now
+
+    def _host_states(self):
+        try:
+            return self.store.get_host_states() or {}
+        except (AttributeError, self.store_mod.StoreError):
+            return {}
+
+    def _set_host(self, down, message=''):
+        try:
+            self.store.set_host_state(self.host, {'down': bool(down), 'message': message, 'updated': isotime()})
+        except (AttributeError, self.store_mod.StoreError):
+            pass
+
+    def down_hosts(self):
+        return {h for h, rec in self._host_states().items() if isinstance(rec, dict) and rec.get('down')}
+
+    # ------------------------------------------------------------------ one round
+    def _plan(self):
+        """Advance every instance and mark this host's launches (write-ahead). Returns [(iid, specs)]."""
+        # free slots on this host, over every instance this controller drives
+        running = 0
+        snapshots = {}
+        for iid in self.leases:
+            inst, items = self.store.load(iid)
+            snapshots[iid] = (inst, items)
+            running += sum(1 for it in items.values() if it['kind'] == 'job' and it['host'] == self.host
+                           and (it['state'] == State.RUNNING.value or it.get('phase') == LAUNCHING))
+        room = None if self.limit is None else max(0, self.limit - running)
+        plans = []
+        for iid in self.leases:
+            box = {'room': room}
+
+            def fn(inst, items, box=box):
+                pl = planner_for(inst, items)
+                pl.advance()
+                picked = pl.pick_launches(self.host, box['room'], attempt_id_factory(inst))
+                if box['room'] is not None:
+                    box['room'] = max(0, box['room'] - sum(1 for p in picked if p in pl.items))
+                specs = [job_spec(inst, pl.defs[p], pl.items[p], self.root) for p in picked]
+                return (pl.instance if pl.instance_changed else None), pl.changed(), (specs, pl.events)
+            specs = self._update(iid, fn)
+            room = box['room']
+            if specs:
+                plans.append((iid, specs))
+        return plans
+
+    def _call(self, name, args):
+        """Run a module on the host; returns its result, or None when the host did not answer."""
+        try:
+            result = self.run_module(name, args)
+        except HostUnreachable as exc:
+            return self._unreachable(str(exc))
+        if result.get('unreachable'):
+            return self._unreachable(result.get('msg', 'unreachable'))
+        if self.failures:
+            self._set_host(False)
+            self._mark_back()
+        self.failures = 0
+        return result
+
+    def _unreachable(self, message):
+        self.failures += 1
+        if self.failures >= self.retries:
+            self.down = True
+            self._set_host(True, message)
+            for iid in self.leases:
+                def fn(inst, items):
+                    pl = planner_for(inst, items)
+                    pl.host_down(self.host, '%s unreachable: %s' % (self.host, message))
+                    pl.advance()
+                    return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
+                self._update(iid, fn)
+        return None
+
+    def _mark_back(self):
+        for iid in self.leases:
+            def fn(inst, items):
+                pl = planner_for(inst, items)
+                pl.host_back(self.host)
+                pl.advance()
+                return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
+            self._update(iid, fn)
+
+    def _launch(self, plans):
+        specs = [s for _iid, ss in plans for s in ss]
+        args = {'state': 'started', 'jobs': specs}
+        if self.root:
+            args['root'] = self.root
+        result = self._call('jobnet.scheduler.job', args)
+        by_id = {}
+        message = None
+        if result is None:
+            message = None  # host down: the attempts stay launching, retried with the same ids
+        elif result.get('failed'):
+            message = 'launch refused by %s: %s' % (self.host, result.get('msg', 'module failed'))
+        else:
+            by_id = {j['id']: j for j in result.get('jobs', [])}
+        for iid, ss in plans:
+            ids = {s['id']: s['name'] for s in ss}
+
+            def fn(inst, items, ids=ids):
+                pl = planner_for(inst, items)
+                for aid, path in ids.items():
+                    if result is None:
+                        if self.down:
+                            pl.launch_failed(path, '%s unreachable' % self.host, env_down=True)
+                    elif aid in by_id:
+                        pl.apply_job(path, by_id[aid])
+                    else:
+                        pl.launch_failed(path, message or 'the host did not report attempt %s' % aid,
+                                         env_down=False)
+                pl.advance()
+                return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
+            self._update(iid, fn)
+            self.launched += len(ids)
+
+    def _poll(self, wait):
+        """One job_info call for every job of this host that runs (or ran while the host was away)."""
+        watch = {}
+        for iid in self.leases:
+            _inst, items = self.store.load(iid)
+            for path, it in items.items():
+                if it['kind'] != 'job' or it['host'] != self.host or not it.get('attempt_id'):
+                    continue
+                st = it['state']
+                if (st == State.RUNNING.value and it.get('phase') == LAUNCHED) or \
+                        (st == State.QUEUING_ENV_DOWN.value and it.get('phase') == LAUNCHED):
+                    watch[it['attempt_id']] = (iid, path)
+        if not watch:
+            if wait > 0:
+                self.sleep(wait)
+            return
+        args = {'ids': sorted(watch), 'wait': wait, 'output': False, 'missing': 'ignore'}
+        if self.root:
+            args['root'] = self.root
+        result = self._call('jobnet.scheduler.job_info', args)
+        if result is None:
+            if not self.down and self.retry_delay > 0:
+                self.sleep(min(self.retry_delay, wait or self.retry_delay))
+            return
+        if result.get('failed'):
+            raise EngineError('job_info on %s failed: %s' % (self.host, result.get('msg')))
+        seen = {j['id']: j for j in result.get('jobs', [])}
+        missing = set(result.get('missing', []))
+        per_iid = {}
+        for aid, (iid, path) in watch.items():
+            per_iid.setdefault(iid, []).append((aid, path))
+        for iid, pairs in per_iid.items():
+            changes = []
+            for aid, path in pairs:
+                if aid in seen:
+                    changes.append((path, seen[aid]))
+                elif aid in missing:
+                    changes.append((path, None))
+            if not changes:
+                continue
+
+            def fn(inst, items, changes=changes):
+                pl = planner_for(inst, items)
+                for path, job in changes:
+                    item = pl.items[path]
+                    if job is None:
+                        pl.apply_job(path, {'state': 'lost', 'rc': None, 'signal': None})
+                        pl.items[path]['message'] = 'attempt %s not found on %s' % (item['attempt_id'], self.host)
+                        self.ended += 1
+                    elif job.get('state') != 'running' or item['state'] != State.RUNNING.value:
+                        pl.apply_job(path, job)
+                        if job.get('state') != 'running':
+                            self.ended += 1
+                pl.advance()
+                return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
+            self._update(iid, fn)
+
+    def finished(self):
+        down = self.down_hosts()
+        done = True
+        for iid in self.leases:
+            inst, items = self.store.load(iid)
+            pl = planner_for(inst, items)
+            self.summaries[iid] = summary_of(inst, items)
+            if not pl.quiescent(down):
+                done = False
+        return done
+
+    def run(self, seconds):
+        """Drive for up to ``seconds``; returns a summary dict (``done`` when nothing more can happen)."""
+        deadline = self.clock() + float(seconds)
+        self._renew(force=True)
+        while True:
+            self._renew()
+            if not self.down:
+                plans = self._plan()
+                if plans:
+                    self._launch(plans)
+            left = deadline - self.clock()
+            if self.down:
+                done = True
+            else:
+                self._poll(max(0.0, min(self.poll, left)))
+                done = self.finished()
+            if done or self.clock() >= deadline:
+                if not self.summaries:
+                    self.finished()
+                return {
+                    'done': done,
+                    'host': self.host,
+                    'down': self.down,
+                    'launched': self.launched,
+                    'ended': self.ended,
+                    'instances': self.summaries,
+                    'events': self.events[-500:],
+                }
+
+
+class HostUnreachable(Exception):
+    """The host did not answer (raised by the run_module callable)."""
+
+
+def terminal(state):
+    return State(state) in TERMINAL

@@ -1,0 +1,674 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure decisions of the frame runner: no I/O, nothing from Ansible.
+
+Given a frame definition (as normalised by ``_model``), the instance record and its item records, a
+:class:`Planner` works out every state change the rules allow right now (start conditions met, skip and pause
+marks applied, nets and the frame derived from their children) and which queued jobs a host may launch.
+Operations (rerun, init, skip, pause, release, stop, force start) are methods too, so that every state change
+goes through :func:`_states.transition`.
+
+Records are plain dicts (see ``docs/design.md``); the planner works on copies and reports the records it
+changed, so that the store writes one record per changed item and never a whole frame.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
+    State,
+    SUCCESS,
+    TERMINAL,
+    WAITING_LIKE,
+    transition,
+)
+
+FRAME = 'frame'
+NET = 'net'
+JOB = 'job'
+
+# Classes of an item for deriving its parent's state.
+_OK = 'ok'            # ended normally or skipped
+_FAIL = 'fail'        # ended abnormally
+_LIVE = 'live'        # running, queued, or waiting for conditions that can still be met
+_LIVE_FAIL = 'live+fail'  # a net still active with an abnormal end inside (has_errors)
+_HELD = 'held'        # needs an operator: paused, or waiting behind a paused item
+_BLOCKED = 'blocked'  # waiting behind an abnormal end: cannot start until a rerun
+
+LAUNCHING = 'launching'
+LAUNCHED = 'launched'
+
+
+class OperationError(ValueError):
+    """An operation that does not apply to the item in its current state (message says what and why)."""
+
+
+def utcnow():
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def isotime(value=None):
+    value = value or utcnow()
+    return value.astimezone(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def parse_time(value):
+    if not value:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value
+    text = str(value)
+    if text.endswith('Z'):
+        text = text[:-1] + '+00:00'
+    return _dt.datetime.fromisoformat(text)
+
+
+def new_item(definition):
+    """The ``not_submitted`` record of one net or job of a definition."""
+    item = {
+        'path': definition['path'],
+        'kind': definition['kind'],
+        'parent': definition.get('parent', ''),
+        'host': definition.get('host') if definition['kind'] == JOB else None,
+        'state': State.NOT_SUBMITTED.value,
+        'flags': {
+            'skip': bool(definition.get('skip')),
+            'pause': bool(definition.get('pause')),
+            'stopped': False,
+            'force': False,
+        },
+        'attempt': 0,
+        'attempt_id': None,
+        'phase': None,
+        'started': None,
+        'ended': None,
+        'rc': None,
+        'signal': None,
+        'message': '',
+        'updated': None,
+    }
+    if definition['kind'] == NET:
+        item['opened'] = False
+    return item
+
+
+def initial_items(defn):
+    return {d['path']: new_item(d) for d in defn['items']}
+
+
+def _state(record):
+    return State(record['state'])
+
+
+class Planner:
+    """Decisions over one frame instance.
+
+    ``changed_items`` / ``instance_changed`` say what to write back; ``events`` lists every state change as
+    ``{'path', 'kind', 'from', 'to', 'reason'}`` (path ``''`` is the frame) for the history.
+    """
+
+    def __init__(self, defn, instance, items, *, now=None, start_at=None):
+        self.defn = defn
+        self.defs = {d['path']: d for d in defn['items']}
+        self.children = {'': []}
+        for d in defn['items']:
+            self.children.setdefault(d.get('parent', ''), []).append(d['path'])
+            if d['kind'] == NET:
+                self.children.setdefault(d['path'], [])
+        self.order = {d['path']: i for i, d in enumerate(defn['items'])}
+        self.instance = copy.deepcopy(instance)
+        self.items = {}
+        for path in self.defs:
+            if path in items:
+                self.items[path] = copy.deepcopy(items[path])
+            else:  # a record the store does not have yet (never for a complete instance)
+                self.items[path] = new_item(self.defs[path])
+        self.now = now or utcnow()
+        self.start_at = start_at
+        self.changed_items = set()
+        self.instance_changed = False
+        self.events = []
+
+    # ------------------------------------------------------------------ recording changes
+    def _touch(self, path):
+        self.items[path]['updated'] = isotime(self.now)
+        self.changed_items.add(path)
+
+    def set_item_state(self, path, new, reason=''):
+        item = self.items[path]
+        old = _state(item)
+        new = transition(item['kind'], path, old, new, reason=reason)
+        if new != old:
+            item['state'] = new.value
+            self.events.append({'path': path, 'kind': item['kind'], 'host': item.get('host'),
+                                'from': old.value, 'to': new.value, 'reason': reason,
+                                'attempt_id': item.get('attempt_id'), 'time': isotime(self.now)})
+        self._touch(path)
+        return new
+
+    def set_frame_state(self, new, reason=''):
+        old = _state(self.instance)
+        new = transition(FRAME, self.instance['frame'], old, new, reason=reason)
+        if new != old:
+            self.instance['state'] = new.value
+            self.events.append({'path': '', 'kind': FRAME, 'host': None, 'from': old.value, 'to': new.value,
+                                'reason': reason, 'attempt_id': None, 'time': isotime(self.now)})
+            if new in TERMINAL:
+                self.instance['ended'] = isotime(self.now)
+            elif new == State.RUNNING and not self.instance.get('started'):
+                self.instance['started'] = isotime(self.now)
+        self.instance['updated'] = isotime(self.now)
+        self.instance_changed = True
+        return new
+
+    def changed(self):
+        return {p: self.items[p] for p in sorted(self.changed_items, key=self.order.get)}
+
+    # ------------------------------------------------------------------ tree helpers
+    def ancestors(self, path):
+        parent = self.defs[path].get('parent', '')
+        while parent:
+            yield parent
+            parent = self.defs[parent].get('parent', '')
+
+    def descendants(self, path):
+        for child in self.children.get(path, []):
+            yield child
+            yield from self.descendants(child)
+
+    def jobs(self):
+        return [p for p, d in self.defs.items() if d['kind'] == JOB]
+
+    def frame_stopped(self):
+        return bool(self.instance.get('flags', {}).get('stopped'))
+
+    def under_stop(self, path):
+        """True when the frame or a net above ``path`` is stopped: nothing new starts there."""
+        if self.frame_stopped():
+            return True
+        return any(self.items[a]['flags'].get('stopped') for a in self.ancestors(path))
+
+    def frame_open(self):
+        return (_state(self.instance) not in (State.NOT_SUBMITTED, State.STANDBY)
+                and self.instance.get('opened', False))
+
+    # ------------------------------------------------------------------ submit
+    def submit(self):
+        """``not_submitted`` → ``standby`` (before the start time) or ``waiting``; items to their marks."""
+        if _state(self.instance) != State.NOT_SUBMITTED:
+            raise OperationError("frame instance %s is %s, not not_submitted: it was submitted already"
+                                 % (self.instance['id'], self.instance['state']))
+        self.instance['opened'] = False
+        self.instance.setdefault('flags', {})['stopped'] = False
+        for path in self.defs:
+            item = self.items[path]
+            flags = item['flags']
+            if flags.get('skip'):
+                self.set_item_state(path, State.SKIP_WAIT, 'submitted with skip')
+            elif flags.get('pause'):
+                self.set_item_state(path, State.PAUSE_WAIT, 'submitted with pause')
+            else:
+                self.set_item_state(path, State.WAITING, 'submitted')
+            if item['kind'] == NET:
+                item['opened'] = False
+        if self.start_at is not None and self.now < self.start_at:
+            self.set_frame_state(State.STANDBY, 'start time %s not reached' % isotime(self.start_at))
+        else:
+            self.set_frame_state(State.WAITING, 'submitted')
+        self.advance()
+
+    # ------------------------------------------------------------------ the rules
+    def deps_ok(self, path):
+        return all(_state(self.items[a]) in SUCCESS for a in self.defs[path].get('after', []))
+
+    def advance(self):
+        """Apply every change the rules allow now, until nothing changes."""
+        inst_state = _state(self.instance)
+        if inst_state == State.NOT_SUBMITTED:
+            return
+        if inst_state == State.STANDBY:
+            if self.start_at is None or self.now >= self.start_at:
+                self.set_frame_state(State.WAITING, 'start time reached')
+            else:
+                return
+        if not self.instance.get('opened') and _state(self.instance) == State.WAITING and not self.frame_stopped():
+            self.instance['opened'] = True
+            self.instance_changed = True
+        for _round in range(len(self.defs) + 2):
+            before = (len(self.events), len(self.changed_items))
+            if self.frame_open() and not self.frame_stopped():
+                self._open_level('')
+            self._force_starts()
+            self._derive_all()
+            if (len(self.events), len(self.changed_items)) == before:
+                break
+
+    def _open_level(self, parent):
+        for path in self.children.get(parent, []):
+            item = self.items[path]
+            st = _state(item)
+            if st in WAITING_LIKE and self.deps_ok(path):
+                self._conditions_met(path)
+                st = _state(item)
+            if (item['kind'] == NET and item.get('opened') and not item['flags'].get('stopped')
+                    and st not in (State.PAUSED, State.SKIP_END, State.NOT_SUBMITTED)):
+                self._open_level(path)
+
+    def _conditions_met(self, path):
+        item = self.items[path]
+        st = _state(item)
+        if st == State.SKIP_WAIT:
+            self.set_item_state(path, State.SKIP_END, 'start conditions met: skipped')
+            if item['kind'] == NET:
+                for sub in self.descendants(path):
+                    if _state(self.items[sub]) in WAITING_LIKE or _state(self.items[sub]) == State.PAUSED:
+                        self.set_item_state(sub, State.SKIP_END, 'net %s skipped' % path)
+        elif st == State.PAUSE_WAIT:
+            self.set_item_state(path, State.PAUSED, 'start conditions met: paused')
+        elif st == State.WAITING:
+            if item['kind'] == JOB:
+                self.set_item_state(path, State.QUEUING, 'start conditions met')
+            else:
+                item['opened'] = True
+                self.set_item_state(path, State.RUNNING, 'start conditions met')
+
+    def _force_starts(self):
+        for path in self.jobs():
+            item = self.items[path]
+            if item['flags'].get('force') and _state(item) in (
+                    State.WAITING, State.SKIP_WAIT, State.PAUSE_WAIT, State.PAUSED, State.QUEUING_ENV_DOWN,
+                    State.ABNORMAL_END):
+                if _state(item) == State.ABNORMAL_END:
+                    item['phase'] = None
+                self.set_item_state(path, State.QUEUING, 'force start')
+
+    # ------------------------------------------------------------------ derived states
+    def classify(self, path, memo):
+        if path in memo:
+            return memo[path]
+        memo[path] = _BLOCKED  # guards against a cycle (validation refuses them anyway)
+        item = self.items[path]
+        st = _state(item)
+        if st in SUCCESS:
+            cls = _OK
+        elif st == State.ABNORMAL_END:
+            cls = _FAIL
+        elif st == State.HAS_ERRORS:
+            cls = _LIVE_FAIL
+        elif st in (State.RUNNING, State.QUEUING, State.QUEUING_ENV_DOWN):
+            cls = _LIVE if item['kind'] == JOB or not item.get('opened') else self._net_class(path, memo)
+        elif st in (State.PAUSED, State.STOPPED):
+            cls = _HELD
+        elif st in WAITING_LIKE:
+            dep_classes = [self.classify(a, memo) for a in self.defs[path].get('after', [])]
+            if any(c in (_FAIL, _BLOCKED) for c in dep_classes):
+                cls = _BLOCKED
+            elif any(c == _HELD for c in dep_classes) or self.under_stop(path):
+                cls = _HELD
+            else:
+                cls = _LIVE
+        else:  # not_submitted inside a submitted frame cannot start
+            cls = _BLOCKED
+        memo[path] = cls
+        return cls
+
+    def _net_class(self, path, memo):
+        derived = self._derive_from(self.children.get(path, []), memo)
+        return {State.NORMAL_END: _OK, State.ABNORMAL_END: _FAIL, State.HAS_ERRORS: _LIVE_FAIL,
+                State.RUNNING: _LIVE, State.PAUSED: _HELD}[derived]
+
+    def _derive_from(self, children, memo):
+        classes = [self.classify(c, memo) for c in children]
+        if all(c == _OK for c in classes):
+            return State.NORMAL_END
+        failed = any(c in (_FAIL, _LIVE_FAIL) for c in classes)
+        if any(c in (_LIVE, _LIVE_FAIL) for c in classes):
+            return State.HAS_ERRORS if failed else State.RUNNING
+        if failed or any(c == _BLOCKED for c in classes):
+            return State.ABNORMAL_END
+        return State.PAUSED
+
+    def _derive_all(self):
+        # deepest nets first, so that a parent sees its nets' new states
+        nets = [p for p, d in self.defs.items() if d['kind'] == NET]
+        nets.sort(key=lambda p: -p.count('/'))
+        for path in nets:
+            item = self.items[path]
+            if not item.get('opened'):
+                continue
+            st = _state(item)
+            if item['flags'].get('stopped'):
+                if st != State.STOPPED:
+                    self.set_item_state(path, State.STOPPED, 'stopped by operator')
+                continue
+            derived = self._derive_from(self.children.get(path, []), {})
+            if derived != st:
+                self.set_item_state(path, derived, 'derived from its children')
+        if _state(self.instance) in (State.NOT_SUBMITTED, State.STANDBY):
+            return
+        if self.frame_stopped():
+            if _state(self.instance) != State.STOPPED:
+                self.set_frame_state(State.STOPPED, 'stopped by operator')
+            return
+        if not self.instance.get('opened'):
+            return
+        derived = self._derive_from(self.children[''], {})
+        if derived != _state(self.instance):
+            self.set_frame_state(derived, 'derived from its children')
+
+    # ------------------------------------------------------------------ driving
+    def running_on(self, host):
+        return [p for p in self.jobs()
+                if self.items[p]['host'] == host
+                and (_state(self.items[p]) == State.RUNNING or self.items[p].get('phase') == LAUNCHING)]
+
+    def queued_on(self, host):
+        """Jobs of ``host`` whose start conditions are met, in definition order (force-started first)."""
+        ready = []
+        for path in self.jobs():
+            item = self.items[path]
+            if item['host'] != host or _state(item) != State.QUEUING:
+                continue
+            if not item['flags'].get('force') and self.under_stop(path):
+                continue
+            ready.append(path)
+        ready.sort(key=lambda p: (not self.items[p]['flags'].get('force'), self.order[p]))
+        return ready
+
+    def pick_launches(self, host, room, attempt_id_for):
+        """Mark up to ``room`` queued jobs of ``host`` as launching (write-ahead) and return their paths.
+
+        ``room`` is the number of free slots on the host (None: no limit); force-started jobs pass the limit.
+        A job already in phase ``launching`` (a launch whose outcome is unknown) is launched again with the
+        same attempt id, which the host treats as the same attempt.
+        """
+        picked = []
+        for path in self.queued_on(host):
+            item = self.items[path]
+            forced = item['flags'].get('force')
+            if room is not None and room <= 0 and not forced:
+                if _state(item) == State.QUEUING and item.get('message') != 'waiting for a free slot on %s' % host:
+                    item['message'] = 'waiting for a free slot on %s' % host
+                    self._touch(path)
+                continue
+            if item.get('phase') != LAUNCHING:
+                item['attempt'] = int(item.get('attempt') or 0) + 1
+                item['attempt_id'] = attempt_id_for(path, item['attempt'])
+                item['phase'] = LAUNCHING
+                item['rc'] = item['signal'] = item['ended'] = None
+            item['message'] = ''
+            item['flags']['force'] = False
+            self._touch(path)
+            picked.append(path)
+            if room is not None and not forced:
+                room -= 1
+        return picked
+
+    def relaunchable_on(self, host):
+        """Jobs of ``host`` in phase launching that are still queuing (their launch call did not answer)."""
+        return [p for p in self.jobs() if self.items[p]['host'] == host
+                and self.items[p].get('phase') == LAUNCHING and _state(self.items[p]) == State.QUEUING]
+
+    def apply_job(self, path, job):
+        """Take a job's state as the host reports it (``job``/``job_info`` return dicts)."""
+        item = self.items[path]
+        reported = job.get('state')
+        item['phase'] = LAUNCHED
+        item['rc'] = job.get('rc')
+        item['signal'] = job.get('signal')
+        if job.get('started'):
+            item['started'] = job['started']
+        if job.get('ended'):
+            item['ended'] = job['ended']
+        st = _state(item)
+        if reported == 'running':
+            if st != State.RUNNING:
+                self.set_item_state(path, State.RUNNING, 'started on %s' % item['host'])
+            else:
+                self._touch(path)
+            return
+        if reported == 'normal_end':
+            new, why = State.NORMAL_END, 'ended with rc 0'
+        else:
+            why = {'abnormal_end': 'ended with rc %s%s' % (job.get('rc'), ' signal %s' % job['signal']
+                                                           if job.get('signal') else ''),
+                   'stopped': 'stopped on its host',
+                   'lost': 'lost: its supervisor vanished without a result'}.get(reported, 'ended: %s' % reported)
+            if job.get('reason') == 'timeout':
+                why = 'timed out'
+            new = State.ABNORMAL_END
+        item['message'] = '' if new == State.NORMAL_END else why
+        if st == State.QUEUING or st == State.QUEUING_ENV_DOWN:
+            self.set_item_state(path, State.RUNNING, 'started on %s' % item['host'])
+        self.set_item_state(path, new, why)
+
+    def launch_failed(self, path, message, env_down):
+        """A launch call failed: the host is down (retry later, same attempt) or refused the job."""
+        item = self.items[path]
+        item['message'] = message
+        if env_down:
+            if _state(item) == State.QUEUING:
+                self.set_item_state(path, State.QUEUING_ENV_DOWN, message)
+            else:
+                self._touch(path)
+        else:
+            item['phase'] = LAUNCHED
+            item['ended'] = isotime(self.now)
+            self.set_item_state(path, State.ABNORMAL_END, message)
+
+    def host_back(self, host):
+        """The host answers again: its env-down jobs queue again (those with an attempt are polled first)."""
+        for path in self.jobs():
+            item = self.items[path]
+            if item['host'] == host and _state(item) == State.QUEUING_ENV_DOWN and item.get('phase') != LAUNCHED:
+                self.set_item_state(path, State.QUEUING, '%s answers again' % host)
+
+    def host_down(self, host, message):
+        for path in self.jobs():
+            item = self.items[path]
+            if item['host'] == host and _state(item) == State.QUEUING:
+                item['message'] = message
+                self.set_item_state(path, State.QUEUING_ENV_DOWN, message)
+
+    def active_jobs(self, host=None):
+        """Jobs that keep a driver busy: running, or queued on a host that can take them."""
+        out = []
+        for path in self.jobs():
+            item = self.items[path]
+            if host is not None and item['host'] != host:
+                continue
+            st = _state(item)
+            if st == State.RUNNING or item.get('phase') == LAUNCHING:
+                out.append(path)
+            elif st == State.QUEUING and (item['flags'].get('force') or not self.under_stop(path)):
+                out.append(path)
+        return out
+
+    def quiescent(self, down_hosts=()):
+        """No more progress without an operator (or a host coming back): the driver may end."""
+        st = _state(self.instance)
+        if st in TERMINAL or st == State.NOT_SUBMITTED:
+            return True
+        if st == State.STANDBY:
+            return False
+        return not [p for p in self.active_jobs() if self.items[p]['host'] not in down_hosts]
+
+    # ------------------------------------------------------------------ operations
+    def _find(self, path):
+        if path not in self.defs:
+            known = ', '.join(sorted(self.defs)[:12])
+            raise OperationError("frame instance %s has no net or job '%s' (known: %s)"
+                                 % (self.instance['id'], path, known))
+        return self.items[path]
+
+    def rerun(self):
+        """Restart abnormal ends, clear stops, and let waiting and queued items go on."""
+        st = _state(self.instance)
+        if st in (State.NOT_SUBMITTED, State.STANDBY):
+            raise OperationError('frame instance %s is %s: it cannot be rerun (submit it, or wait for its start '
+                                 'time)' % (self.instance['id'], st.value))
+        if self.instance.get('flags', {}).get('stopped'):
+            self.instance['flags']['stopped'] = False
+            self.instance_changed = True
+        self.instance['opened'] = True
+        for path in self.defs:
+            item = self.items[path]
+            if item['flags'].get('stopped'):
+                item['flags']['stopped'] = False
+                self._touch(path)
+            ist = _state(item)
+            if item['kind'] == JOB and ist == State.ABNORMAL_END:
+                item['phase'] = None
+                item['message'] = ''
+                self.set_item_state(path, State.WAITING, 'rerun')
+            elif item['kind'] == JOB and ist == State.QUEUING_ENV_DOWN and item.get('phase') != LAUNCHED:
+                self.set_item_state(path, State.QUEUING, 'rerun')
+            elif item['kind'] == NET and ist == State.STOPPED:
+                self.set_item_state(path, State.RUNNING, 'rerun')
+        if _state(self.instance) in TERMINAL or _state(self.instance) in (State.STOPPED, State.PAUSED):
+            self.set_frame_state(State.RUNNING, 'rerun')
+        self.advance()
+
+    def resume(self):
+        """The automatic rerun after recovery: stopped frames and nets start again, waiting and queued items
+        go on, running jobs are followed; abnormal ends are only fetched, not restarted (tables 5.429-5.431)."""
+        st = _state(self.instance)
+        if st in (State.NOT_SUBMITTED, State.STANDBY):
+            self.advance()
+            return
+        if self.instance.get('flags', {}).get('stopped'):
+            self.instance['flags']['stopped'] = False
+            self.instance_changed = True
+            self.instance['opened'] = True
+            self.set_frame_state(State.RUNNING, 'automatic rerun after recovery')
+        for path in self.defs:
+            item = self.items[path]
+            if item['kind'] == NET and item['flags'].get('stopped'):
+                item['flags']['stopped'] = False
+                self.set_item_state(path, State.RUNNING, 'automatic rerun after recovery')
+        self.advance()
+
+    def init(self, path=None, force=False):
+        """Back to not_submitted (whole frame, or one net / job). Returns the jobs that must be stopped."""
+        targets = [path] + list(self.descendants(path)) if path else list(self.defs)
+        if path:
+            self._find(path)
+        running = [p for p in targets if self.items[p]['kind'] == JOB
+                   and (_state(self.items[p]) == State.RUNNING or self.items[p].get('phase') == LAUNCHING)]
+        if running and not force:
+            raise OperationError('frame instance %s: %s still running (%s); use force_init to stop them'
+                                 % (self.instance['id'], 'a job is' if len(running) == 1 else 'jobs are',
+                                    ', '.join(running[:10])))
+        for p in targets:
+            item = self.items[p]
+            item.update({'attempt_id': None, 'phase': None, 'started': None, 'ended': None, 'rc': None,
+                         'signal': None, 'message': ''})
+            item['flags']['stopped'] = False
+            item['flags']['force'] = False
+            d = self.defs[p]
+            item['flags']['skip'] = bool(d.get('skip'))
+            item['flags']['pause'] = bool(d.get('pause'))
+            if item['kind'] == NET:
+                item['opened'] = False
+            self.set_item_state(p, State.NOT_SUBMITTED, 'force init' if force else 'init')
+        if not path:
+            self.instance['opened'] = False
+            self.instance.setdefault('flags', {})['stopped'] = False
+            self.instance['started'] = self.instance['ended'] = None
+            self.set_frame_state(State.NOT_SUBMITTED, 'force init' if force else 'init')
+        else:
+            # a net or job put back into a running frame waits for its conditions again
+            if _state(self.instance) not in (State.NOT_SUBMITTED, State.STANDBY):
+                for p in targets:
+                    self.set_item_state(p, State.WAITING, 'init within a submitted frame')
+                self.advance()
+        return running
+
+    def mark(self, path, what):
+        """skip / pause / release of a net or job that has not started."""
+        item = self._find(path)
+        st = _state(item)
+        if what == 'skip':
+            if st in (State.WAITING, State.PAUSE_WAIT) or (st == State.QUEUING and item.get('phase') is None):
+                item['flags']['skip'], item['flags']['pause'] = True, False
+                self.set_item_state(path, State.SKIP_WAIT, 'skip by operator')
+            elif st == State.NOT_SUBMITTED:
+                item['flags']['skip'], item['flags']['pause'] = True, False
+                self._touch(path)
+            elif st != State.SKIP_WAIT:
+                raise OperationError("%s '%s' is %s: only a net or job that has not started can be skipped"
+                                     % (item['kind'], path, st.value))
+        elif what == 'pause':
+            if st in (State.WAITING, State.SKIP_WAIT) or (st == State.QUEUING and item.get('phase') is None):
+                item['flags']['pause'], item['flags']['skip'] = True, False
+                self.set_item_state(path, State.PAUSE_WAIT, 'pause by operator')
+            elif st == State.NOT_SUBMITTED:
+                item['flags']['pause'], item['flags']['skip'] = True, False
+                self._touch(path)
+            elif st != State.PAUSE_WAIT:
+                raise OperationError("%s '%s' is %s: only a net or job that has not started can be paused"
+                                     % (item['kind'], path, st.value))
+        elif what == 'release':
+            item['flags']['pause'] = item['flags']['skip'] = False
+            if st in (State.PAUSE_WAIT, State.SKIP_WAIT):
+                self.set_item_state(path, State.WAITING, 'released by operator')
+            elif st == State.PAUSED:
+                if item['kind'] == NET:
+                    item['opened'] = True
+                    self.set_item_state(path, State.RUNNING, 'released by operator')
+                else:
+                    self.set_item_state(path, State.QUEUING, 'released by operator')
+            elif st == State.NOT_SUBMITTED:
+                self._touch(path)
+            else:
+                raise OperationError("%s '%s' is %s: only a paused, pause_wait or skip_wait item can be released"
+                                     % (item['kind'], path, st.value))
+        else:
+            raise OperationError('unknown mark %r' % what)
+        self.advance()
+
+    def stop(self, path=None):
+        """Frame or net to stopped: nothing new starts there. Returns its running jobs."""
+        if path:
+            item = self._find(path)
+            if item['kind'] != NET:
+                raise OperationError("'%s' is a job: stop applies to a frame or a net (to end a job, use "
+                                     "jobnet.scheduler.job state=stopped)" % path)
+            item['flags']['stopped'] = True
+            item['opened'] = True
+            self.set_item_state(path, State.STOPPED, 'stopped by operator')
+            scope = list(self.descendants(path))
+        else:
+            if _state(self.instance) in (State.NOT_SUBMITTED,):
+                raise OperationError('frame instance %s is not submitted: nothing to stop' % self.instance['id'])
+            self.instance.setdefault('flags', {})['stopped'] = True
+            self.set_frame_state(State.STOPPED, 'stopped by operator')
+            scope = list(self.defs)
+        self.advance()
+        return [p for p in scope if self.items[p]['kind'] == JOB and _state(self.items[p]) == State.RUNNING]
+
+    def force_start(self, path):
+        item = self._find(path)
+        if item['kind'] != JOB:
+            raise OperationError("'%s' is a net: force start applies to a job" % path)
+        st = _state(item)
+        if st == State.RUNNING or item.get('phase') == LAUNCHING:
+            raise OperationError("job '%s' is already running (attempt %s)" % (path, item.get('attempt_id')))
+        if st in (State.NORMAL_END, State.SKIP_END):
+            raise OperationError("job '%s' is %s: init it first to run it again" % (path, st.value))
+        if _state(self.instance) in (State.NOT_SUBMITTED, State.STANDBY):
+            raise OperationError('frame instance %s is %s: submit or run it first'
+                                 % (self.instance['id'], _state(self.instance).value))
+        item['flags']['force'] = True
+        self._touch(path)
+        self.instance['opened'] = True
+        self.advance()
+
+    # ------------------------------------------------------------------ summaries
+    def counts(self):
+        out = {}
+        for path in self.jobs():
+            st = self.items[path]['state']
+            out[st] = out.get(st, 0) + 1
+        return out

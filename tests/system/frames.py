@@ -1,0 +1,121 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers shared by the frame and recovery system tests: frames whose jobs leave evidence of themselves.
+
+Every job of a test frame appends ``<name> start <epoch>`` and ``<name> end <epoch>`` lines (and its attempt's
+pid) to a ledger file in a world-writable folder, so the tests can prove from the jobs' own clocks that each
+dependency held, that a host limit was never exceeded, and that no attempt ran twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sqlite3
+import stat
+import tempfile
+import time
+
+import yaml
+
+HOSTS = ('localhost', 'agent1', 'agent2', 'agent3')
+
+
+def ledger_dir(tmp_path=None):
+    """A folder every agent user can write in (pytest's own tmp folders are private to root), holding an
+    empty, world-writable ``ledger`` file."""
+    d = tempfile.mkdtemp(prefix='jobnet-ledger-', dir='/tmp')
+    os.chmod(d, 0o1777)
+    path = os.path.join(d, 'ledger')
+    with open(path, 'w'):
+        pass
+    os.chmod(path, 0o666)
+    return pathlib.Path(d)
+
+
+def job(name, host, ledger, *, seconds=0.3, rc=0, fail_unless=None, **extra):
+    """A job that records its start and end in the ledger; ``fail_unless``: fail while that file is missing."""
+    body = 'echo "%s start $(date +%%s.%%N) $$" >> %s; sleep %s; ' % (name, ledger, seconds)
+    if fail_unless:
+        body += 'test -f %s || { echo "%s end $(date +%%s.%%N) fail" >> %s; exit 7; }; ' % (fail_unless, name, ledger)
+    body += 'echo "%s end $(date +%%s.%%N) ok" >> %s; exit %d' % (name, ledger, rc)
+    out = {'name': name, 'host': host, 'shell': body}
+    out.update(extra)
+    return out
+
+
+def write_frame(tmp_path, frame, name='frame.yml'):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(frame, sort_keys=False))
+    return str(path)
+
+
+def read_ledger(ledger):
+    """{job name: [(kind, time, extra), ...]} from the ledger file."""
+    out = {}
+    if not os.path.exists(ledger):
+        return out
+    with open(ledger, encoding='utf-8') as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            out.setdefault(parts[0], []).append((parts[1], float(parts[2]), parts[3] if len(parts) > 3 else ''))
+    return out
+
+
+def intervals(ledger):
+    """{name: [(start, end), ...]} in order of start."""
+    out = {}
+    for name, recs in read_ledger(ledger).items():
+        starts = [t for k, t, _ in recs if k == 'start']
+        ends = [t for k, t, _ in recs if k == 'end']
+        out[name] = list(zip(starts, ends + [float('inf')] * (len(starts) - len(ends))))
+    return out
+
+
+def max_overlap(spans):
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
+    cur = best = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def status(run_playbook, tmp_path, env=None, frame=None):
+    path = str(tmp_path / ('status-%d.json' % time.monotonic_ns()))
+    args = ['jobnet.scheduler.status', '-e', 'status_json=%s' % path]
+    if frame:
+        args += ['-e', 'frame=%s' % frame]
+    res = run_playbook(args, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def states(doc, frame=None):
+    """{path: state} of the first (or the named) frame, with '' for the frame itself."""
+    for fr in doc['frames']:
+        if frame is None or fr['frame'] == frame:
+            out = {'': fr['state']}
+            out.update({it['path']: it['state'] for it in fr['items']})
+            return out
+    raise AssertionError('frame %s not in status %r' % (frame, doc))
+
+
+def sqlite_path(url):
+    assert url.startswith('sqlite:///')
+    return url[len('sqlite://'):]
+
+
+def sqlite_rows(url, sql, args=()):
+    con = sqlite3.connect(sqlite_path(url))
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def world_writable(path):
+    os.chmod(path, os.stat(path).st_mode | stat.S_IWOTH | stat.S_IXOTH | stat.S_IROTH)

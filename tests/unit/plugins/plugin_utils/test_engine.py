@@ -1,0 +1,143 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine over a real SQLite store, with hosts scripted in-process (the real hosts are in tests/system)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
+
+FRAME = {
+    'frame': 'eng',
+    'jobs': [
+        {'name': 'a', 'host': 'h1', 'shell': 'true'},
+        {'name': 'b', 'host': 'h2', 'shell': 'true', 'after': ['a']},
+        {'name': 'c', 'host': 'h1', 'shell': 'false', 'after': ['a']},
+        {'name': 'd', 'host': 'h1', 'shell': 'true', 'after': ['a']},
+    ],
+}
+
+
+class ScriptedHost:
+    """A host whose jobs end at the next poll: rc 1 for `false`, 0 otherwise. Counts every launch."""
+
+    def __init__(self):
+        self.jobs = {}
+        self.launches = []
+        self.down = False
+
+    def __call__(self, name, args):
+        if self.down:
+            raise _engine.HostUnreachable('no route to host')
+        if name == 'jobnet.scheduler.job':
+            out = []
+            for spec in args['jobs']:
+                self.launches.append(spec['id'])
+                job = self.jobs.setdefault(spec['id'], {'id': spec['id'], 'state': 'running', 'rc': None,
+                                                        'signal': None, 'started': '2026-11-21T00:00:00.000000Z',
+                                                        'ended': None, 'shell': spec.get('shell')})
+                out.append(dict(job))
+            return {'changed': True, 'jobs': out}
+        if name == 'jobnet.scheduler.job_info':
+            out, missing = [], []
+            for aid in args['ids']:
+                job = self.jobs.get(aid)
+                if job is None:
+                    missing.append(aid)
+                    continue
+                if job['state'] == 'running':
+                    job['rc'] = 1 if job['shell'] == 'false' else 0
+                    job['state'] = 'normal_end' if job['rc'] == 0 else 'abnormal_end'
+                    job['ended'] = '2026-11-21T00:00:01.000000Z'
+                out.append(dict(job))
+            return {'jobs': out, 'missing': missing}
+        raise AssertionError(name)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = _store.open_store('sqlite:///%s' % (tmp_path / 'state.db'))
+    yield s
+    s.close()
+
+
+def submit(store):
+    defn = _model.normalise(FRAME, hosts={'h1', 'h2'})
+    eng = _engine.Engine(store, _store, owner=_engine.controller_owner('test'))
+    inst, lease = eng.submit(defn, '2026-11-21')
+    return eng, inst, lease
+
+
+def drive(store, lease, hosts, limit=None, rounds=20):
+    leases = {lease.iid: lease.to_dict()}
+    for _ in range(rounds):
+        done = []
+        for name, host in hosts.items():
+            drv = _engine.HostDriver(store, _store, name, leases, host, limit=limit, poll_interval=0,
+                                     unreachable_retries=1, sleep=lambda s: None)
+            done.append(drv.run(0)['done'])
+        if all(done):
+            return
+    raise AssertionError('the frame did not settle')
+
+
+def test_frame_runs_to_its_end_and_every_attempt_launches_once(store):
+    _eng, inst, lease = submit(store)
+    h1, h2 = ScriptedHost(), ScriptedHost()
+    drive(store, lease, {'h1': h1, 'h2': h2})
+    instance, items = store.load(inst['id'])
+    assert instance['state'] == State.ABNORMAL_END.value
+    assert {p: i['state'] for p, i in items.items()} == {
+        'a': 'normal_end', 'b': 'normal_end', 'c': 'abnormal_end', 'd': 'normal_end'}
+    assert len(h1.launches) == len(set(h1.launches)) == 3
+    assert items['c']['rc'] == 1 and items['c']['attempt'] == 1
+
+
+def test_host_limit_holds(store):
+    _eng, inst, lease = submit(store)
+    h1, h2 = ScriptedHost(), ScriptedHost()
+    leases = {lease.iid: lease.to_dict()}
+    drv = _engine.HostDriver(store, _store, 'h1', leases, h1, limit=1, poll_interval=0, sleep=lambda s: None)
+    drv._launch(drv._plan())   # a starts
+    drv._poll(0)               # a ends: c and d are both ready on h1
+    drv._launch(drv._plan())   # the limit lets one of them start
+    _i, items = store.load(inst['id'])
+    running = [p for p, i in items.items() if i['state'] == 'running']
+    queued = [p for p, i in items.items() if i['state'] == 'queuing' and i['host'] == 'h1']
+    assert len(running) == 1 and running[0] in ('c', 'd'), items
+    assert len(queued) == 1 and items[queued[0]]['message'] == 'waiting for a free slot on h1'
+    assert drv._plan() == []   # still full
+
+
+def test_rerun_restarts_only_abnormal_jobs_with_a_new_attempt(store):
+    eng, inst, lease = submit(store)
+    h1, h2 = ScriptedHost(), ScriptedHost()
+    drive(store, lease, {'h1': h1, 'h2': h2})
+    store.release_lease(lease)
+    lease = eng.acquire(inst['id'])
+    eng.operate(inst['id'], 'rerun', lease=lease)
+    drive(store, lease, {'h1': h1, 'h2': h2})
+    _i, items = store.load(inst['id'])
+    assert items['c']['attempt'] == 2
+    assert items['c']['attempt_id'].endswith('.c.2')
+    assert h1.launches.count(items['c']['attempt_id']) == 1
+    assert len(h1.launches) == 4  # a, c.1, d, c.2
+
+
+def test_unreachable_host_makes_its_queued_jobs_queuing_env_down(store):
+    _eng, inst, lease = submit(store)
+    h1, h2 = ScriptedHost(), ScriptedHost()
+    h2.down = True
+    drive(store, lease, {'h1': h1, 'h2': h2})
+    _i, items = store.load(inst['id'])
+    assert items['b']['state'] == State.QUEUING_ENV_DOWN.value
+    assert items['b']['phase'] == 'launching'  # the same attempt id is tried again when the host is back
+    assert 'unreachable' in items['b']['message']
+
+
+def test_a_second_controller_is_refused_while_the_first_lives(store):
+    eng, inst, lease = submit(store)
+    other = _engine.Engine(store, _store, owner=dict(_engine.controller_owner('test'), pid=1, start='1'))
+    with pytest.raises(_engine.EngineError, match='driven by'):
+        other.acquire(inst['id'])
