@@ -139,6 +139,7 @@ RULES = (
      {S.QUEUING, S.RUNNING}),
     # recovery (tables 5.428-5.432)
     ('recovery', _J, {S.RUNNING}, {S.ABNORMAL_END, S.QUEUING_ENV_DOWN, S.NORMAL_END, S.RUNNING}),
+    ('recovery (write-ahead attempt never started)', _J, {S.RUNNING}, {S.QUEUING}),
     ('recovery skip', _J, {S.ABNORMAL_END}, {S.QUEUING_ENV_DOWN}),
     ('recovery (after recovery skip)', _J, {S.QUEUING_ENV_DOWN},
      {S.RUNNING, S.ABNORMAL_END, S.NORMAL_END, S.QUEUING}),

@@ -115,6 +115,7 @@ REQUIRED_MOVES = [
                           'abnormal_end') for t in ('queuing', 'running') if s != t],
     # recovery
     (J, 'running', 'abnormal_end'), (J, 'running', 'queuing_env_down'), (J, 'running', 'normal_end'),
+    (J, 'running', 'queuing'),  # a launch recorded (write-ahead) but not found on its host
     (J, 'abnormal_end', 'queuing_env_down'), (J, 'queuing_env_down', 'abnormal_end'),
     (J, 'queuing_env_down', 'normal_end'), (F, 'standby', 'not_submitted'),
     (J, 'normal_end', 'not_submitted'), (J, 'skip_end', 'not_submitted'),
