@@ -1156,6 +1156,34 @@ class SQLiteStore(Store):
 # --------------------------------------------------------------------------------------------------------------
 # Redis
 
+_LUA_READ = """#!lua flags=no-writes
+-- KEYS: instances, versions, items, order, itemver, lease
+-- ARGV: iid, mode ('inst' | 'all' | 'some' | 'since'), then paths ('some') or a version ('since')
+local ver = redis.call('HGET', KEYS[2], ARGV[1])
+if not ver then return {false, false} end
+local inst = redis.call('HGET', KEYS[1], ARGV[1])
+local mode = ARGV[2]
+if mode == 'inst' then return {inst, ver, {}, {}, false} end
+local order = redis.call('LRANGE', KEYS[4], 0, -1)
+local data = {}
+if mode == 'all' then
+  data = redis.call('HGETALL', KEYS[3])
+elseif mode == 'some' then
+  for i = 3, #ARGV do data[#data + 1] = redis.call('HGET', KEYS[3], ARGV[i]) end
+else
+  local paths = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. ARGV[3], '+inf')
+  for i = 1, #paths do
+    local v = redis.call('HGET', KEYS[3], paths[i])
+    if v then data[#data + 1] = paths[i]; data[#data + 1] = v end
+  end
+end
+return {inst, ver, order, data, redis.call('HGET', KEYS[6], 'data')}
+"""
+
+_LUA_LIST = """#!lua flags=no-writes
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+"""
+
 _LUA_CREATE = """#!lua
 -- KEYS: instances, versions, items, order, itemver
 -- ARGV: iid, instance json, then path, item json pairs
@@ -1311,61 +1339,35 @@ class RedisStore(Store):
 
     # ---- primitives
 
-    def _get_instance_raw(self, iid):
-        def run():
-            p = self._r.pipeline(transaction=True)
-            p.hget(self._k('instances'), iid)
-            p.hget(self._k('versions'), iid)
-            return p.execute()
-        raw, ver = self._call_read('instance %s' % iid, run)
-        if ver is None:
-            return None, None
-        return raw, int(ver)
+    def _snap(self, iid: str, mode: str, arg=None):
+        """One atomic read (a read-only script: consistent, and allowed while Redis is out of memory).
 
-    def _list_instances_raw(self, operation_date, frame):
-        def run():
-            p = self._r.pipeline(transaction=True)
-            p.hgetall(self._k('instances'))
-            p.hgetall(self._k('versions'))
-            return p.execute()
-        insts, vers = self._call_read('the instance list', run)
-        out = []
-        for k, raw in insts.items():
-            iid = self._s(k)
-            m = IID_RE.match(iid)
-            if m and ((operation_date is not None and m.group('date') != operation_date)
-                      or (frame is not None and m.group('frame') != frame)):
-                continue
-            v = vers.get(k)
-            if v is None:
-                continue
-            out.append((iid, raw, int(v)))
-        return out
-
-    def _load_raw(self, iid, paths):
+        Returns (instance raw, version, item rows in order, lease raw); version ``None`` when unknown.
+        """
         k = self._ikeys(iid)
-
-        def run():
-            p = self._r.pipeline(transaction=True)
-            p.hget(k[0], iid)
-            p.hget(k[1], iid)
-            p.lrange(k[3], 0, -1)
-            if paths is None:
-                p.hgetall(k[2])
-            else:
-                p.hmget(k[2], list(paths)) if paths else p.echo('')
-            return p.execute()
-        raw, ver, order, data = self._call_read('instance %s' % iid, run)
+        args = [iid, mode]
+        if mode == 'some':
+            args.extend(arg)
+        elif mode == 'since':
+            args.append(str(int(arg)))
+        res = self._call_read('instance %s' % iid, lambda: self._script('read', _LUA_READ)(keys=k[:6], args=args))
+        raw, ver = res[0], res[1]
         if ver is None:
-            return None, None, []
-        return raw, int(ver), self._order_rows(order, data, paths)
+            return None, None, [], None
+        order, data, lease_raw = res[2], res[3], res[4] if len(res) > 4 else None
+        if mode == 'all':
+            pairs = {self._s(data[i]): data[i + 1] for i in range(0, len(data), 2)}
+            return raw, int(ver), self._order_rows(order, pairs), lease_raw
+        if mode == 'some':
+            pairs = {p: v for p, v in zip(arg, data) if v}
+        else:
+            pairs = {self._s(data[i]): data[i + 1] for i in range(0, len(data), 2)}
+        pos = {self._s(p): i for i, p in enumerate(order)}
+        rows = sorted(pairs.items(), key=lambda pv: (pos.get(pv[0], 1 << 60), pv[0]))
+        return raw, int(ver), rows, lease_raw
 
-    def _order_rows(self, order, data, paths):
-        if paths is not None:
-            got = dict(zip(paths, data)) if paths else {}
-            pos = {self._s(p): i for i, p in enumerate(order)}
-            return sorted(((p, v) for p, v in got.items() if v is not None), key=lambda pv: pos.get(pv[0], 1 << 60))
-        data = {self._s(p): v for p, v in data.items()}
+    def _order_rows(self, order, data: dict):
+        data = dict(data)
         rows = []
         for p in order:
             p = self._s(p)
@@ -1373,6 +1375,32 @@ class RedisStore(Store):
                 rows.append((p, data.pop(p)))
         rows.extend(sorted(data.items()))
         return rows
+
+    def _get_instance_raw(self, iid):
+        raw, ver, _rows, _lease = self._snap(iid, 'inst')
+        return raw, ver
+
+    def _list_instances_raw(self, operation_date, frame):
+        res = self._call_read('the instance list', lambda: self._script('list', _LUA_LIST)(
+            keys=[self._k('instances'), self._k('versions')], args=[]))
+        insts = {self._s(res[0][i]): res[0][i + 1] for i in range(0, len(res[0]), 2)}
+        vers = {self._s(res[1][i]): res[1][i + 1] for i in range(0, len(res[1]), 2)}
+        out = []
+        for iid, raw in insts.items():
+            m = IID_RE.match(iid)
+            if m and ((operation_date is not None and m.group('date') != operation_date)
+                      or (frame is not None and m.group('frame') != frame)):
+                continue
+            v = vers.get(iid)
+            if v is None:
+                continue
+            out.append((iid, raw, int(v)))
+        return out
+
+    def _load_raw(self, iid, paths):
+        raw, ver, rows, _lease = self._snap(iid, 'all' if paths is None else 'some', None if paths is None else
+                                            [str(p) for p in paths])
+        return raw, ver, rows
 
     def _get_items_raw(self, iid, paths):
         return self._load_raw(iid, list(paths))[2]
@@ -1382,32 +1410,8 @@ class RedisStore(Store):
         return None if v is None else int(v)
 
     def _items_since_raw(self, iid, version):
-        k = self._ikeys(iid)
-        # a ZSET read and then an HMGET: repeat until the version did not move in between (bounded)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            def run():
-                p = self._r.pipeline(transaction=True)
-                p.hget(k[1], iid)
-                p.zrangebyscore(k[4], '(%d' % version, '+inf')
-                return p.execute()
-            cur, paths = self._call_read('items of %s' % iid, run)
-            if cur is None:
-                return None, []
-            paths = [self._s(p) for p in paths]
-
-            def run2():
-                p = self._r.pipeline(transaction=True)
-                p.hget(k[1], iid)
-                p.lrange(k[3], 0, -1)
-                if paths:
-                    p.hmget(k[2], paths)
-                else:
-                    p.echo('')
-                return p.execute()
-            cur2, order, data = self._call_read('items of %s' % iid, run2)
-            if cur2 == cur or time.monotonic() > deadline:
-                return int(cur), self._order_rows(order, data if paths else [], paths)
+        _raw, ver, rows, _lease = self._snap(iid, 'since', version)
+        return ver, rows
 
     def create_instance(self, instance: dict, items=None) -> dict:
         """Create an instance and all its items in one Lua script; :class:`InstanceExists` if the id is taken."""
@@ -1451,28 +1455,14 @@ class RedisStore(Store):
         what = 'an update of instance %s' % iid
         lkey, ltoken = self._lock(iid)
         try:
-            def run():
-                p = self._r.pipeline(transaction=True)
-                p.hget(k[0], iid)
-                p.hget(k[1], iid)
-                p.lrange(k[3], 0, -1)
-                if paths is None:
-                    p.hgetall(k[2])
-                elif paths:
-                    p.hmget(k[2], list(paths))
-                else:
-                    p.echo('')
-                p.hget(k[5], 'data')
-                return p.execute()
-            raw, ver, order, data, lraw = self._call_read('instance %s' % iid, run)
+            raw, ver, rows, lraw = self._snap(iid, 'all' if paths is None else 'some',
+                                              None if paths is None else [str(p) for p in paths])
             if ver is None:
                 raise UnknownInstance('frame instance %s is not in state store %s' % (iid, self.url))
             self._lease_matches(iid, lease, lraw)
-            ver = int(ver)
             problems: list = []
             inst = self._parse_instance(iid, raw, ver, problems)
-            items = self._parse_items(iid, self._order_rows(order, data if paths is None or paths else [],
-                                                            None if paths is None else list(paths)), problems)
+            items = self._parse_items(iid, rows, problems)
             self._raise_problems(problems)
             version = ver + 1
             inst_json, writes, result = self._run_fn(iid, fn, inst, items, version)
