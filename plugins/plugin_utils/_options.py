@@ -11,8 +11,11 @@ an invalid value is an error that names its source.
 
 from __future__ import annotations
 
+import os
+
 from ansible import constants as C
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleOptionsError
+from ansible.module_utils.parsing.convert_bool import BOOLEANS
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import DEFAULT_TIMEOUT, Store, open_store
@@ -73,6 +76,12 @@ def resolve_option_and_origin(name: str, task_vars=None, default=None, *, explic
                                                          direct=direct)
     if origin == 'default' and default is not None:
         return default, 'default'
+    if defs[name].get('type') in ('bool', 'boolean') and origin.startswith('env: '):
+        # Ansible reads any unknown word as false; a typo in a switch must not silently turn it off
+        raw = os.environ.get(origin[len('env: '):], '')
+        if raw.strip() and raw.strip().lower() not in {str(b).lower() for b in BOOLEANS}:
+            raise AnsibleOptionsError('invalid value %r for the jobnet setting %s from %s: expected a boolean '
+                                      '(yes / no, true / false, on / off, 1 / 0)' % (raw, name, origin))
     return _plain(value), origin
 
 
