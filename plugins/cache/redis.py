@@ -6,7 +6,7 @@ DOCUMENTATION = r"""
 name: redis
 short_description: Fact cache in Redis, next to the jobnet.scheduler state store
 version_added: 0.1.0
-author: jobnet.scheduler maintainers
+author: jobnet.scheduler maintainers (@jobnet)
 description:
   - An ordinary Ansible fact cache (C(fact_caching = jobnet.scheduler.redis)) kept in one Redis hash,
     C(<prefix>facts), of the jobnet.scheduler state store.

@@ -6,7 +6,7 @@ DOCUMENTATION = r"""
 name: sqlite
 short_description: Fact cache in an SQLite file, transactional and crash-safe
 version_added: 0.1.0
-author: jobnet.scheduler maintainers
+author: jobnet.scheduler maintainers (@jobnet)
 description:
   - An ordinary Ansible fact cache (C(fact_caching = jobnet.scheduler.sqlite)) kept in the SQLite file of the
     jobnet.scheduler state store, in a table of its own.

@@ -6,7 +6,7 @@ DOCUMENTATION = r"""
 name: frame_state
 short_description: Read frame instances and their nets and jobs from the jobnet.scheduler state store
 version_added: 0.1.0
-author: jobnet.scheduler maintainers
+author: jobnet.scheduler maintainers (@jobnet)
 description:
   - Reads the state store of C(jobnet.scheduler) (SQLite or Redis, see O(store)) without changing it.
   - With terms, each term is a frame instance id C(<frame>@<YYYY-MM-DD>) and the result for it is the instance

@@ -182,7 +182,7 @@ def describe_owner(owner: dict) -> str:
     owner = owner or {}
     prog = owner.get('program') or 'process'
     return '%s pid %s on host %s (what=%s)' % (prog, owner.get('pid', '?'), owner.get('host', '?'),
-                                              owner.get('what', '?'))
+                                               owner.get('what', '?'))
 
 
 def _boot_id() -> str | None:

@@ -14,9 +14,10 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, '..', '..', '..', '..'))
-COLLECTIONS = os.path.join(REPO, '.tmp', 'collections')
+import ansible_collections.jobnet.scheduler.plugins as _plugins  # noqa: E402 - where the collection is found
+
+# <root>/ansible_collections/jobnet/scheduler/plugins -> <root>, the collections path to give Ansible
+COLLECTIONS = os.path.abspath(os.path.join(list(_plugins.__path__)[0], '..', '..', '..', '..'))
 
 SCRIPT = r'''
 import json, sys
@@ -48,7 +49,7 @@ def resolve(tmp_path, case, env=None, ini=None):
     e['ANSIBLE_CONFIG'] = str(cfg)
     e.update(env or {})
     out = subprocess.run([sys.executable, '-c', SCRIPT, COLLECTIONS, json.dumps(case)], env=e, capture_output=True,
-                         text=True, timeout=120, cwd=str(tmp_path))
+                         text=True, timeout=120, cwd=str(tmp_path), check=False)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -90,7 +90,7 @@ class OwnRedis:
         while time.monotonic() < deadline:
             try:
                 out = subprocess.run(['redis-cli', '-p', str(self.port), 'ping'], capture_output=True, text=True,
-                                     timeout=5).stdout
+                                     timeout=5, check=False).stdout
                 if 'PONG' in out:
                     return
             except subprocess.TimeoutExpired:
@@ -105,7 +105,7 @@ class OwnRedis:
 
     def cli(self, *args):
         return subprocess.run(['redis-cli', '-p', str(self.port)] + list(args), capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+                              timeout=10, check=False).stdout.strip()
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def own_redis(tmp_path):
 
 
 def _instance(iid=IID, **extra):
-    frame, _, date = iid.partition('@')
+    frame, date = iid.split('@', 1)
     rec = {'id': iid, 'frame': frame, 'operation_date': date, 'uid': 'k3x9q2', 'state': 'not_submitted',
            'definition': {'frame': frame, 'jobs': []}, 'options': {}, 'flags': {}, 'submitted': S.iso_utc(),
            'started': None, 'ended': None, 'schema': 1}
@@ -335,7 +335,7 @@ def test_update_returning_a_bad_item_writes_nothing(store):
 
 def test_update_of_unknown_instance_raises(store):
     with pytest.raises(S.UnknownInstance) as e:
-        store.update(IID, lambda i, its: (None, {}, None))
+        store.update(IID, lambda inst, its: (None, {}, None))
     assert IID in str(e.value)
 
 
@@ -406,7 +406,7 @@ def _raw_item(store, path):
 def test_corrupt_item_is_named_and_kept(store, raw, key, words):
     store.create_instance(_instance(), [_item('load', kind='net'), _item('load/stage')])
     _corrupt_item(store, 'load/stage', raw)
-    for call in (lambda: store.load(IID), lambda: store.update(IID, lambda i, its: (None, {}, None))):
+    for call in (lambda: store.load(IID), lambda: store.update(IID, lambda inst, its: (None, {}, None))):
         with pytest.raises(S.CorruptRecord) as e:
             call()
         assert e.value.instance == IID and e.value.path == 'load/stage' and e.value.key == key
@@ -530,10 +530,10 @@ def test_concurrent_acquire_exactly_one_wins(store_url):
         iid = 'race%d@2026-11-21' % rnd
         barrier = FORK.Barrier(n)
         q = FORK.Queue()
-        procs = [FORK.Process(target=_race_lease, args=(store_url, iid, barrier, q)) for _ in range(n)]
+        procs = [FORK.Process(target=_race_lease, args=(store_url, iid, barrier, q)) for _i in range(n)]
         for p in procs:
             p.start()
-        results = [q.get(timeout=60) for _ in range(n)]
+        results = [q.get(timeout=60) for _i in range(n)]
         for p in procs:
             p.join(30)
         assert sorted(r[0] for r in results) == ['held'] * (n - 1) + ['won'] * 1, results
@@ -548,7 +548,7 @@ def _incrementer(url, iid, count, seed, q):
     rnd = random.Random(seed)
     st = S.open_store(url, timeout=60)
     try:
-        for _ in range(count):
+        for _round in range(count):
             path = 'c%d' % rnd.randrange(4)
 
             def fn(inst, items, path=path):
@@ -570,7 +570,7 @@ def test_concurrent_updates_lose_no_increment(store, store_url):
     procs = [FORK.Process(target=_incrementer, args=(store_url, IID, each, seed, q)) for seed in range(workers)]
     for p in procs:
         p.start()
-    assert [q.get(timeout=300) for _ in procs] == ['ok'] * workers
+    assert [q.get(timeout=300) for _p in procs] == ['ok'] * workers
     for p in procs:
         p.join(30)
     inst, items = store.load(IID)
@@ -705,7 +705,7 @@ def _can_mount_tmpfs(folder) -> bool:
     if os.geteuid() != 0:
         return False
     os.makedirs(folder, exist_ok=True)
-    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', folder], capture_output=True)
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', folder], capture_output=True, check=False)
     return r.returncode == 0
 
 
@@ -753,7 +753,7 @@ def _creator(url, q):
 def test_sqlite_kill_during_creates_leaves_only_whole_instances(tmp_path):
     url = 'sqlite://%s' % (tmp_path / 'state.db')
     rnd = random.Random(7)
-    for _ in range(5):
+    for _round in range(5):
         q = FORK.Queue()
         p = FORK.Process(target=_creator, args=(url, q))
         p.start()
@@ -783,7 +783,7 @@ def test_redis_killed_during_update_writes_nothing_then_recovers(own_redis):
     assert str(e.value).startswith('PEX209 state store write failed:')
     assert own_redis.url in str(e.value) and IID in str(e.value)
     with pytest.raises(S.StoreWriteError):
-        st.update(IID, lambda i, its: (None, {}, None))  # down: the lock cannot even be taken
+        st.update(IID, lambda inst, its: (None, {}, None))  # down: the lock cannot even be taken
     with pytest.raises(S.StoreError):
         st.load(IID)
     own_redis.start()  # same data folder: the append-only file brings back what was committed
