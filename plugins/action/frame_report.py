@@ -126,4 +126,5 @@ class ActionModule(JobnetAction):
             if errors:
                 parts.append('host drivers failed: %s' % '; '.join(errors))
             result.update(failed=True, msg='; '.join(parts))
+            result.pop('status', None)  # printed as the table above; status_json has it
         return result

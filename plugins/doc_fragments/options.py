@@ -65,32 +65,46 @@ options:
     vars:
       - name: jobnet_recovery_skip
     version_added: 0.1.0
-  recovery_retries:
+  unreachable_retries:
     description:
-      - How many more times recovery tries a host that cannot be reached before its jobs become
-        C(queuing_env_down).
+      - How many calls in a row to a host that cannot be reached, during recovery or while a frame runs, before the
+        host counts as down and its jobs become C(queuing_env_down).
     type: int
-    default: 2
+    default: 3
     env:
-      - name: JOBNET_RECOVERY_RETRIES
+      - name: JOBNET_UNREACHABLE_RETRIES
     ini:
       - section: jobnet
-        key: recovery_retries
+        key: unreachable_retries
     vars:
-      - name: jobnet_recovery_retries
+      - name: jobnet_unreachable_retries
     version_added: 0.1.0
-  recovery_retry_delay:
+  unreachable_delay:
     description:
-      - Seconds between two tries of a host that cannot be reached during recovery.
+      - Seconds between two calls to a host that could not be reached.
     type: float
     default: 2
     env:
-      - name: JOBNET_RECOVERY_RETRY_DELAY
+      - name: JOBNET_UNREACHABLE_DELAY
     ini:
       - section: jobnet
-        key: recovery_retry_delay
+        key: unreachable_delay
     vars:
-      - name: jobnet_recovery_retry_delay
+      - name: jobnet_unreachable_delay
+    version_added: 0.1.0
+  step_seconds:
+    description:
+      - Seconds one M(jobnet.scheduler.frame_step) task drives its host before it returns with progress (the task
+        repeats with C(until) until the frame can make no more progress).
+    type: float
+    default: 10
+    env:
+      - name: JOBNET_STEP_SECONDS
+    ini:
+      - section: jobnet
+        key: step_seconds
+    vars:
+      - name: jobnet_step_seconds
     version_added: 0.1.0
   adopt_manager_jobs:
     description:
@@ -125,7 +139,7 @@ options:
       - Longest wait, in seconds, of one frame step for a change of the jobs on its host before it looks at the
         store again.
     type: float
-    default: 2
+    default: 1
     env:
       - name: JOBNET_POLL_INTERVAL
     ini:

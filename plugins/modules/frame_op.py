@@ -19,7 +19,7 @@ description:
   - C(force_start) starts a job now, whatever its start conditions and its host's limit.
   - Runs on the controller only.
 author:
-  - jobnet.scheduler maintainers
+  - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store
 options:

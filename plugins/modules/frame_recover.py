@@ -19,7 +19,7 @@ description:
     C(abnormal_end)), prints C(PEX058) after each frame and C(PEX060) at the end, and with O(auto_rerun) hands every
     recovered instance to the drive play.
 author:
-  - jobnet.scheduler maintainers
+  - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store
 options:

@@ -14,7 +14,7 @@ description:
     playbook exits non-zero.
   - Runs on the controller only.
 author:
-  - jobnet.scheduler maintainers
+  - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store
 options:

@@ -20,7 +20,7 @@ description:
     C(queuing_env_down) and its driver stops; the other hosts go on.
   - A failed write to the state store (C(PEX209)) stops this host's launches at once and is reported in RV(error).
 author:
-  - jobnet.scheduler maintainers
+  - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store
 options:

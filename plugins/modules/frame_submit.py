@@ -17,7 +17,7 @@ description:
     another live controller holds the instance, or when the instance was already submitted (use rerun, init or recover).
   - Runs on the controller only.
 author:
-  - jobnet.scheduler maintainers
+  - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store
 options:

@@ -32,12 +32,11 @@ class JobnetAction(ActionBase):
     # ------------------------------------------------------------------ options and store
     def option(self, name, task_vars, default=None):
         explicit = self._task.args.get(name)
-        return _options.resolve_option(name, task_vars, default, explicit=explicit)
+        return _options.resolve_option(name, task_vars, default, explicit=explicit, templar=self._templar)
 
     def open_store(self, task_vars):
-        url = _options.resolve_store_url(task_vars, self._task.args.get('store'))
         try:
-            return _store.open_store(url)
+            return _options.open_configured_store(task_vars, self._task.args.get('store'), templar=self._templar)
         except _store.StoreError as exc:
             raise AnsibleActionFail('cannot open the state store: %s' % exc)
 

@@ -290,6 +290,7 @@ class HostDriver:
         self.ended = 0
         self._renewed = 0.0
         self.summaries = {}
+        self.parent = os.getppid()
 
     # ------------------------------------------------------------------ store helpers
     def _update(self, iid, fn):
@@ -440,7 +441,7 @@ class HostDriver:
                     watch[it['attempt_id']] = (iid, path)
         if not watch:
             if wait > 0:
-                self.sleep(wait)
+                self._wait_store(wait)
             return
         args = {'ids': sorted(watch), 'wait': wait, 'output': False, 'missing': 'ignore'}
         if self.root:
@@ -483,6 +484,17 @@ class HostDriver:
                 return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
             self._update(iid, fn)
 
+    def _wait_store(self, wait):
+        """Nothing runs here: wait until another host's driver changes an instance, or ``wait`` passes."""
+        def versions():
+            return [self.store.get_version(iid) for iid in self.leases]
+        before = versions()
+        deadline = self.clock() + wait
+        while self.clock() < deadline:
+            self.sleep(min(0.1, max(0.0, deadline - self.clock())))
+            if versions() != before:
+                return
+
     def finished(self):
         down = self.down_hosts()
         done = True
@@ -499,6 +511,10 @@ class HostDriver:
         deadline = self.clock() + float(seconds)
         self._renew(force=True)
         while True:
+            if os.getppid() != self.parent:
+                # the controller (ansible-playbook) died and this worker was orphaned: stop driving at once,
+                # the recovery of the next controller takes over
+                raise EngineError('the controller process %d is gone; this driver stops' % self.parent)
             self._renew()
             if not self.down:
                 plans = self._plan()

@@ -547,6 +547,13 @@ class Planner:
             if item['kind'] == NET and item['flags'].get('stopped'):
                 item['flags']['stopped'] = False
                 self.set_item_state(path, State.RUNNING, 'automatic rerun after recovery')
+            elif _state(item) == State.NOT_SUBMITTED:
+                # ended items that recovery put back to not_submitted (end_recover off) run again
+                if item['kind'] == NET:
+                    item['opened'] = False
+                new = State.SKIP_WAIT if item['flags'].get('skip') else (
+                    State.PAUSE_WAIT if item['flags'].get('pause') else State.WAITING)
+                self.set_item_state(path, new, 'resubmitted by the automatic rerun')
         self.advance()
 
     def init(self, path=None, force=False):

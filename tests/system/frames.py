@@ -119,3 +119,87 @@ def sqlite_rows(url, sql, args=()):
 
 def world_writable(path):
     os.chmod(path, os.stat(path).st_mode | stat.S_IWOTH | stat.S_IXOTH | stat.S_IROTH)
+
+
+# ---------------------------------------------------------------------- controllers that die
+def playbook_argv(*args):
+    import sys
+    return [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')] + list(args)
+
+
+def start_playbook(testenv, args, log_path, env=None):
+    """Start ansible-playbook in the background (its own process group), output to ``log_path``."""
+    import subprocess
+    log = open(log_path, 'w')
+    proc = subprocess.Popen(playbook_argv(*args), env=testenv.env(**(env or {})), stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc.log_path = log_path
+    proc.log_file = log
+    return proc
+
+
+def kill9(proc):
+    """kill -9 of the ansible-playbook process itself (its workers notice and stop on their own)."""
+    import signal
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.log_file.close()
+
+
+def open_test_store(url):
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
+    return _store.open_store(url)
+
+
+def snapshot(url, iid):
+    """{path: item} with '' for the instance record."""
+    store = open_test_store(url)
+    try:
+        inst, items = store.load(iid)
+    finally:
+        store.close()
+    out = dict(items)
+    out[''] = inst
+    return out
+
+
+def wait_for(what, predicate, timeout=120, interval=0.25):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except Exception as exc:  # the store may not have the instance yet
+            last = exc
+        if last is True:
+            return
+        time.sleep(interval)
+    raise AssertionError('timed out waiting for %s (last: %r)' % (what, last))
+
+
+def item_states(snap):
+    return {p: (it['state'] if p else it['state']) for p, it in snap.items()}
+
+
+def pid_alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+def job_pids(pattern):
+    """Pids of processes whose command line contains ``pattern``."""
+    out = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % name, 'rb') as f:
+                cmd = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except OSError:
+            continue
+        if pattern in cmd:
+            out.append(int(name))
+    return out

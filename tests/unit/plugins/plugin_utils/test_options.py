@@ -69,7 +69,7 @@ INI = '[jobnet]\nstore = sqlite:///from/ini.db\nauto_rerun = no\nlease_ttl = 33\
     ({'name': 'lease_ttl'}, {}, INI, [33.0, 'ini']),
     ({'name': 'lease_ttl', 'default': 5}, {}, None, [5, 'default']),
     ({'name': 'lease_ttl', 'default': 5}, {'JOBNET_LEASE_TTL': '7.5'}, None, [7.5, 'env: JOBNET_LEASE_TTL']),
-    ({'name': 'recovery_retries'}, {'JOBNET_RECOVERY_RETRIES': '4'}, None, [4, 'env: JOBNET_RECOVERY_RETRIES']),
+    ({'name': 'unreachable_retries'}, {'JOBNET_UNREACHABLE_RETRIES': '4'}, None, [4, 'env: JOBNET_UNREACHABLE_RETRIES']),
 ])
 def test_option_precedence_and_types(tmp_path, case, env, ini, expected):
     value, origin = resolve(tmp_path, case, env, ini)
