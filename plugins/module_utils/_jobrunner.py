@@ -621,7 +621,8 @@ class JobRoot(object):
         _signal_groups(groups, signal.SIGTERM)
         deadline = time.monotonic() + float(grace)
         while groups and time.monotonic() < deadline:
-            groups = dict((k, g) for k, g in groups.items() if _group_exists(g))
+            alive = live_pgids()
+            groups = dict((k, g) for k, g in groups.items() if g in alive)
             if groups:
                 time.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
         _signal_groups(groups, signal.SIGKILL)
@@ -693,14 +694,24 @@ def _signal_groups(groups, sig):
             pass
 
 
-def _group_exists(pgid):
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def live_pgids():
+    """Process group ids that have at least one member that is not a zombie.
+
+    kill(-pgid, 0) also succeeds for a group of zombies only, which an init that reaps late leaves behind.
+    """
+    out = set()
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name, 'rb') as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rindex(b')') + 2:].split()
+        if rest[0] not in (b'Z', b'X'):
+            out.add(int(rest[2]))
+    return out
 
 
 def _read_lines(procs, timeout):

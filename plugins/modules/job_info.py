@@ -72,8 +72,8 @@ options:
     default: 0
   offsets:
     description:
-      - Per job offsets that override O(stdout_offset) and O(stderr_offset) - a dictionary
-        C(id -> {stdout: N, stderr: M}), typically the RV(jobs[].next_offset) of the previous call.
+      - "Per job offsets that override O(stdout_offset) and O(stderr_offset) - a dictionary
+        C(id -> {stdout: N, stderr: M}), typically the RV(jobs[].next_offset) of the previous call."
     type: dict
   max_bytes:
     description: At most this many bytes of each stream per job in this call (at least 4).
@@ -204,7 +204,7 @@ jobs:
       description: The offset stderr was read from.
       type: int
     next_offset:
-      description: Where the next read should start, C({stdout: N, stderr: M}); pass it back through O(offsets).
+      description: "Where the next read should start, C({stdout: N, stderr: M}); pass it back through O(offsets)."
       type: dict
     stdout_size:
       description: The size of stdout in bytes at the time of the call.
