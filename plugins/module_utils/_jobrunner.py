@@ -860,4 +860,3 @@ def async_status(jids, async_dir):
             if rec['jid'].encode() not in argvs and prefix.encode() not in argvs:
                 rec['state'] = str(AsyncState.LOST)
     return out, unknown
-

@@ -23,14 +23,22 @@ description:
     O(force=true), which stops it first).
   - See C(docs/jobs.md) of the collection for the life cycle and the files on the host.
 author:
-  - jobnet.scheduler maintainers
+  - jobnet.scheduler maintainers (@jobnet)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: In check mode nothing is started, stopped or removed; RV(started) lists the ids that would start.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation
+      indicates no change.
     support: full
     details: Per job id. A second start of an existing id, a stop of an ended job and a removal of a missing job
       change nothing.
