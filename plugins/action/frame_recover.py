@@ -248,6 +248,7 @@ class ActionModule(JobnetAction):
             'hosts': sorted(hosts),
             'implicit_localhost': implicit_localhost,
             'recovered': [i for i in iids if i not in failed],
+            'report': [i for i in iids if i not in failed],
             'messages': messages,
             'unreachable': sorted(unreachable),
             'stopped_on_manager': stops,

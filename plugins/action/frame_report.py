@@ -57,7 +57,7 @@ def table(doc):
 class ActionModule(JobnetAction):
 
     _VALID_ARGS = frozenset(('instances', 'frame', 'operation_date', 'leases', 'status_json', 'fail_on_abnormal',
-                             'store', 'steps', 'quiet'))
+                             'store', 'steps', 'quiet', 'check_instances'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -72,10 +72,11 @@ class ActionModule(JobnetAction):
             'store': {'type': 'str'},
             'steps': {'type': 'list', 'elements': 'raw'},
             'quiet': {'type': 'bool', 'default': False},
+            'check_instances': {'type': 'list', 'elements': 'str'},
         })
         store = self.open_store(task_vars)
         try:
-            if args.get('instances'):
+            if args.get('instances') is not None:
                 iids = list(args['instances'])
             else:
                 date = self.check_date(args['operation_date']) if args.get('operation_date') else None
@@ -118,7 +119,9 @@ class ActionModule(JobnetAction):
             if isinstance(step, dict) and (step.get('error') or step.get('unreachable')):
                 errors.append('%s: %s' % (step.get('host', '?'), step.get('error') or step.get('msg')))
         result.update({'changed': False, 'status': doc, 'errors': errors})
-        abnormal = [f['id'] for f in doc['frames'] if f['state'] == State.ABNORMAL_END.value]
+        check = args.get('check_instances')
+        abnormal = [f['id'] for f in doc['frames'] if f['state'] == State.ABNORMAL_END.value
+                    and (check is None or f['id'] in check)]
         if args['fail_on_abnormal'] and (abnormal or errors):
             parts = []
             if abnormal:

@@ -46,6 +46,11 @@ options:
       C(jobnet_step) results when omitted.
     type: list
     elements: raw
+  check_instances:
+    description: With O(fail_on_abnormal), only these instances' abnormal ends fail the task (all reported ones when
+      omitted).
+    type: list
+    elements: str
   quiet:
     description: Do not print the table.
     type: bool

@@ -187,7 +187,7 @@ def scenario(testenv, tmp_path_factory):
     assert out.returncode == 0, out.stdout + out.stderr
     for frame in procs:
         sc.recovered[iid(frame)] = snapshot(url, iid(frame))
-    sc.manager_pids_after_recovery = [p for p in sc.manager_pids_before if os.path.exists('/proc/%d' % p)]
+    sc.manager_pids_after_recovery = [(p, live_process(p)) for p in sc.manager_pids_before if live_process(p)]
 
     # release the agents' waiting jobs, then recover again with the automatic rerun: the "after the rerun" column
     open(gate, 'w').close()
@@ -199,6 +199,18 @@ def scenario(testenv, tmp_path_factory):
         sc.rerun[iid(frame)] = snapshot(url, iid(frame))
     open(gate_mgr, 'w').close()
     yield sc
+
+
+def live_process(pid):
+    """The state letter and command line of a live (not zombie) process, or None."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            state = f.read().rsplit(')', 1)[1].split()[0]
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            cmd = f.read().replace(b'\0', b' ').decode(errors='replace')[:300]
+    except (OSError, IndexError):
+        return None
+    return None if state in ('Z', 'X') else '%s %s' % (state, cmd)
 
 
 def st(snap, path):
@@ -244,7 +256,8 @@ def test_5_431_running_on_an_agent_node_ended_normally_meanwhile_starts_its_succ
 
 def test_5_431_running_on_the_manager_node_is_stopped(scenario):
     assert scenario.manager_pids_before, 'the manager job was running before the failure'
-    assert scenario.manager_pids_after_recovery == [], 'recovery must stop jobs running on the manager node'
+    assert scenario.manager_pids_after_recovery == [], ('recovery must stop jobs running on the manager node',
+                                                        scenario.recover_output[-4000:])
     runs = read_ledger(scenario.ledger)
     assert len([r for r in runs['j_manager'] if r[0] == 'start']) == 1, 'not restarted by the automatic rerun'
 

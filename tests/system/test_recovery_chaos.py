@@ -1,0 +1,115 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Chaos: a 100-job frame whose controller is killed with SIGKILL at 30 random moments, with one recovery (and
+its automatic rerun) after each. Every attempt is launched exactly once, no output byte is lost, and the final
+states equal those of an uninterrupted run of the same frame."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import time
+
+from frames import kill9, ledger_dir, playbook_argv, read_ledger, snapshot, start_playbook, write_frame
+
+KILLS = int(os.environ.get('JOBNET_CHAOS_KILLS', '30'))
+AGENTS = ('agent1', 'agent2', 'agent3')
+
+
+def chaos_frame(name, ledger, seed=7):
+    """10 nets of 10 jobs; inside a net a chain of dependencies with a fan-out; 4 jobs fail on purpose."""
+    rnd = random.Random(seed)
+    nets = []
+    for n in range(10):
+        jobs = []
+        for j in range(10):
+            jname = 'j%d' % j
+            seconds = rnd.choice(('0.5', '1', '1.5', '2'))
+            rc = 1 if (n, j) in ((2, 9), (5, 4), (7, 9), (9, 8)) else 0
+            body = ('echo "n%d.%s start $(date +%%s.%%N)" >> %s; i=0; while [ $i -lt 40 ]; do '
+                    'echo "n%d.%s line $i of the output of this job"; i=$((i+1)); done; sleep %s; '
+                    'echo "n%d.%s end $(date +%%s.%%N)" >> %s; exit %d'
+                    % (n, jname, ledger, n, jname, seconds, n, jname, ledger, rc))
+            job = {'name': jname, 'host': AGENTS[(n + j) % 3], 'shell': body}
+            if j > 0:
+                job['after'] = ['j%d' % (j - 1 if j % 3 else max(0, j - 3))]
+            jobs.append(job)
+        net = {'name': 'n%d' % n, 'jobs': jobs}
+        if n >= 2:
+            net['after'] = ['n%d' % (n - 2)]
+        nets.append(net)
+    return {'frame': name, 'nets': nets}
+
+
+def expected_output(path):
+    n, j = path.split('/')
+    return ''.join('%s.%s line %d of the output of this job\n' % (n, j, i) for i in range(40))
+
+
+def states_of(url, iid):
+    return {p: it['state'] for p, it in snapshot(url, iid).items()}
+
+
+def test_frame_killed_at_30_random_moments_launches_every_attempt_once_and_ends_as_uninterrupted(
+        testenv, tmp_path):
+    date = '2026-11-23'
+    rnd = random.Random(int(os.environ.get('JOBNET_CHAOS_SEED', '20261123')))
+    ledger = str(ledger_dir() / 'ledger')
+    ref_ledger = str(ledger_dir() / 'ledger')
+    url = 'sqlite:///%s' % (tmp_path / 'state.db')
+    env = {'JOBNET_STORE': url, 'JOBNET_LEASE_TTL': '600'}
+
+    # the uninterrupted run of the same frame (another frame name, its own ledger)
+    ref = write_frame(tmp_path, chaos_frame('chaosref', ref_ledger), 'ref.yml')
+    out = subprocess.run(playbook_argv('jobnet.scheduler.run', '-e', 'frame_file=%s' % ref,
+                                       '-e', 'operation_date=%s' % date),
+                         env=testenv.env(**env), capture_output=True, text=True, timeout=900)
+    assert 'chaosref@%s' % date in out.stdout, out.stdout[-3000:] + out.stderr
+    reference = states_of(url, 'chaosref@%s' % date)
+    assert reference[''] == 'abnormal_end'
+
+    path = write_frame(tmp_path, chaos_frame('chaos', ledger), 'chaos.yml')
+    iid = 'chaos@%s' % date
+    proc = start_playbook(testenv, ['jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
+                                    '-e', 'operation_date=%s' % date], str(tmp_path / 'run.log'), env=env)
+    kills = 0
+    for k in range(KILLS):
+        time.sleep(rnd.uniform(0.3, 5.0))
+        if proc.poll() is None:
+            kill9(proc)
+            kills += 1
+        proc = start_playbook(testenv, ['jobnet.scheduler.recover'], str(tmp_path / ('recover-%02d.log' % k)),
+                              env=env)
+    proc.wait(timeout=900)
+    proc.log_file.close()
+    # one more recovery to be sure every frame is carried to its end
+    out = subprocess.run(playbook_argv('jobnet.scheduler.recover'), env=testenv.env(**env), capture_output=True,
+                         text=True, timeout=900)
+    final = states_of(url, iid)
+    assert kills >= KILLS // 2, 'the controller must be killed while it works (%d kills)' % kills
+    assert final == reference, {p: (final.get(p), reference.get(p)) for p in reference if final.get(p) != reference.get(p)}
+
+    # every attempt launched exactly once: one start line per job, attempt number 1 everywhere
+    runs = read_ledger(ledger)
+    starts = {name: len([r for r in recs if r[0] == 'start']) for name, recs in runs.items()}
+    twice = {name: c for name, c in starts.items() if c != 1}
+    assert not twice, 'started more than once: %r' % twice
+    snap = snapshot(url, iid)
+    jobs = {p: it for p, it in snap.items() if p and it['kind'] == 'job'}
+    assert len(jobs) == 100 and len(starts) == 100
+    assert all(it['attempt'] == 1 for it in jobs.values()), {p: it['attempt'] for p, it in jobs.items()
+                                                              if it['attempt'] != 1}
+
+    # no output byte lost: each job's stdout read back from its host, whole
+    for host in AGENTS:
+        ids = {it['attempt_id']: p for p, it in jobs.items() if it['host'] == host}
+        res = subprocess.run(
+            [os.path.join(os.path.dirname(playbook_argv()[0]), 'ansible'), host, '-m', 'jobnet.scheduler.job_info',
+             '-a', json.dumps({'ids': sorted(ids), 'max_bytes': 1048576}), '-o'],
+            env=testenv.env(**env), capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stdout + res.stderr
+        data = json.loads(res.stdout.split('=>', 1)[1])
+        for j in data['jobs']:
+            assert j['stdout'] == expected_output(ids[j['id']]), (ids[j['id']], j['stdout'][:200])
+            assert j['has_more_data'] is False
