@@ -293,8 +293,17 @@ class HostDriver:
         self.parent = os.getppid()
 
     # ------------------------------------------------------------------ store helpers
+    def _check_parent(self):
+        if os.getppid() != self.parent:
+            # the controller (ansible-playbook) died and this worker was orphaned: stop driving at once, the
+            # recovery of the next controller takes over
+            raise EngineError('the controller process %d is gone; this driver stops' % self.parent)
+
     def _update(self, iid, fn):
-        result, events = self.store.update(iid, fn, lease=self.leases[iid])
+        def guarded(inst, items):
+            self._check_parent()  # inside the transaction: an orphaned driver never writes
+            return fn(inst, items)
+        result, events = self.store.update(iid, guarded, lease=self.leases[iid])
         if events:
             self.store.append_events(iid, events)
             self.events.extend(dict(e, instance=iid) for e in events)
@@ -395,6 +404,7 @@ class HostDriver:
             self._update(iid, fn)
 
     def _launch(self, plans):
+        self._check_parent()  # no launch for a controller that is gone: the attempts stay launching
         specs = [s for _iid, ss in plans for s in ss]
         args = {'state': 'started', 'jobs': specs}
         if self.root:
@@ -511,10 +521,7 @@ class HostDriver:
         deadline = self.clock() + float(seconds)
         self._renew(force=True)
         while True:
-            if os.getppid() != self.parent:
-                # the controller (ansible-playbook) died and this worker was orphaned: stop driving at once,
-                # the recovery of the next controller takes over
-                raise EngineError('the controller process %d is gone; this driver stops' % self.parent)
+            self._check_parent()
             self._renew()
             if not self.down:
                 plans = self._plan()
