@@ -91,6 +91,7 @@ stage_units() {
     echo "no unit tests under tests/unit: nothing to run is a failure" >&2
     return 5
   fi
+  ensure_testenv || return
   (cd "$copy" && ansible-test units --local --python 3.11 --requirements --color no)
 }
 
@@ -103,14 +104,24 @@ stage_lint() {
   ANSIBLE_COLLECTIONS_PATH=$cp ansible-lint --offline --nocolor
 }
 
-stage_system() {
-  local rc=0
+# The real test hosts and redis, for the units (store tests against redis) and system stages. The units
+# stage finds them through tests/conftest.py (ansible-test passes no JOBNET_TEST_* variables on).
+ensure_testenv() {
+  [ "$testenv_checked" = 0 ] || return 0
+  testenv_checked=1
   if [ "$(bash tests/env/testenv.sh status)" != running ]; then
     testenv_started=1
-    bash tests/env/testenv.sh start || return
+    say "starting the test environment"
+    bash tests/env/testenv.sh start
   else
     echo "test environment already running in ${JOBNET_TESTENV:-$repo/.tmp/testenv}: using it, leaving it running"
   fi
+}
+testenv_checked=0
+
+stage_system() {
+  local rc=0
+  ensure_testenv || return
   pytest tests/system -q -p no:cacheprovider "$@" || rc=$?
   [ "$rc" != 5 ] || echo "pytest collected no tests: a failure" >&2
   return "$rc"
