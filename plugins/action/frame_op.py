@@ -8,14 +8,14 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
 
-OPERATIONS = ('rerun', 'init', 'force_init', 'skip', 'pause', 'release', 'stop', 'force_start', 'resume')
+OPERATIONS = ('rerun', 'init', 'force_init', 'skip', 'pause', 'release', 'stop', 'force_start', 'resume', 'record')
 # operations after which the frame goes on: the playbook drives it right away
 DRIVING = frozenset(('rerun', 'release', 'force_start', 'resume'))
 
 
 class ActionModule(JobnetAction):
 
-    _VALID_ARGS = frozenset(('operation', 'frame', 'operation_date', 'path', 'kill', 'store', 'lease_ttl'))
+    _VALID_ARGS = frozenset(('operation', 'frame', 'operation_date', 'path', 'kill', 'store', 'lease_ttl', 'jobs'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -28,6 +28,7 @@ class ActionModule(JobnetAction):
             'kill': {'type': 'bool', 'default': False},
             'store': {'type': 'str'},
             'lease_ttl': {'type': 'float'},
+            'jobs': {'type': 'list', 'elements': 'dict'},
         })
         op = args['operation']
         date = self.check_date(args.get('operation_date') or self.today())
@@ -45,7 +46,7 @@ class ActionModule(JobnetAction):
                 self.check_forks(hosts)
             lease = engine.acquire(iid)
             try:
-                outcome = engine.operate(iid, op, path=args.get('path'), lease=lease)
+                outcome = engine.operate(iid, op, path=args.get('path'), lease=lease, jobs=args.get('jobs'))
             except Exception:
                 store.release_lease(lease)
                 raise

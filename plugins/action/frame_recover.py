@@ -179,10 +179,21 @@ class ActionModule(JobnetAction):
                 fetched[job['id']] = job
         now = utcnow()
         total = len(iids)
-        resumed, stops, messages, failed = [], {}, [], []
+        resumed, stops, messages, failed, failed_ids = [], {}, [], [], set()
         for k, iid in enumerate(iids, 1):
             opts = _recovery.RecoveryOptions(**plan['options'][iid])
             lease = _engine.lease_from_dict(_store, leases[iid])
+            try:
+                lease = store.renew_lease(lease, float(self.option('lease_ttl', task_vars,
+                                                                   _engine.DEFAULTS['lease_ttl']))) or lease
+            except _store.LeaseLost as exc:
+                failed.append('%s not recovered: another controller took it over during the recovery (%s)'
+                              % (iid, exc))
+                say('jobnet: ' + failed[-1])
+                failed_ids.add(iid)
+                leases.pop(iid, None)
+                continue
+            leases[iid] = _engine.lease_to_dict(lease)
             say('jobnet: ' + _recovery.start_message(iid))
 
             def fn(inst, items, opts=opts):
@@ -207,6 +218,7 @@ class ActionModule(JobnetAction):
                 res, events = store.update(iid, fn, lease=lease)
             except _recovery.IncompleteRecord as exc:
                 failed.append(str(exc))
+                failed_ids.add(iid)
                 say('jobnet: %s' % exc)
                 store.release_lease(lease)
                 leases.pop(iid, None)
@@ -247,8 +259,8 @@ class ActionModule(JobnetAction):
             'leases': {iid: leases[iid] for iid in resumed},
             'hosts': sorted(hosts),
             'implicit_localhost': implicit_localhost,
-            'recovered': [i for i in iids if i not in failed],
-            'report': [i for i in iids if i not in failed],
+            'recovered': [i for i in iids if i not in failed_ids],
+            'report': [i for i in iids if i not in failed_ids],
             'messages': messages,
             'unreachable': sorted(unreachable),
             'stopped_on_manager': stops,

@@ -57,7 +57,7 @@ def table(doc):
 class ActionModule(JobnetAction):
 
     _VALID_ARGS = frozenset(('instances', 'frame', 'operation_date', 'leases', 'status_json', 'fail_on_abnormal',
-                             'store', 'steps', 'quiet', 'check_instances'))
+                             'store', 'steps', 'quiet', 'check_instances', 'problems'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -73,6 +73,7 @@ class ActionModule(JobnetAction):
             'steps': {'type': 'list', 'elements': 'raw'},
             'quiet': {'type': 'bool', 'default': False},
             'check_instances': {'type': 'list', 'elements': 'str'},
+            'problems': {'type': 'list', 'elements': 'str', 'default': []},
         })
         store = self.open_store(task_vars)
         try:
@@ -114,10 +115,10 @@ class ActionModule(JobnetAction):
                     step = None
                 if isinstance(step, dict):
                     steps.append(dict(step, host=step.get('host', host)))
-        errors = []
+        errors = list(args['problems'])
         for step in steps:
             if isinstance(step, dict) and (step.get('error') or step.get('unreachable')):
-                errors.append('%s: %s' % (step.get('host', '?'), step.get('error') or step.get('msg')))
+                errors.append('host driver %s: %s' % (step.get('host', '?'), step.get('error') or step.get('msg')))
         result.update({'changed': False, 'status': doc, 'errors': errors})
         check = args.get('check_instances')
         abnormal = [f['id'] for f in doc['frames'] if f['state'] == State.ABNORMAL_END.value
@@ -127,7 +128,7 @@ class ActionModule(JobnetAction):
             if abnormal:
                 parts.append('frame instance(s) ended abnormal_end: %s' % ', '.join(abnormal))
             if errors:
-                parts.append('host drivers failed: %s' % '; '.join(errors))
+                parts.append('; '.join(errors))
             result.update(failed=True, msg='; '.join(parts))
             result.pop('status', None)  # printed as the table above; status_json has it
         return result

@@ -17,6 +17,8 @@ description:
   - C(stop) stops the frame (or the net O(path)); nothing new starts there; running jobs end on their own unless
     O(kill) is set (their ids are then in RV(stop)).
   - C(force_start) starts a job now, whatever its start conditions and its host's limit.
+  - C(resume) carries a frame on as the automatic rerun after recovery does (stops cleared; abnormal ends not
+    restarted). C(record) takes the states the hosts reported in O(jobs) for jobs an operation stopped.
   - Runs on the controller only.
 author:
   - jobnet.scheduler maintainers (@jobnet)
@@ -27,7 +29,7 @@ options:
     description: The operation.
     type: str
     required: true
-    choices: [rerun, init, force_init, skip, pause, release, stop, force_start, resume]
+    choices: [rerun, init, force_init, skip, pause, release, stop, force_start, resume, record]
   frame:
     description: The frame's name.
     type: str
@@ -45,6 +47,10 @@ options:
   lease_ttl:
     description: Seconds the lease lasts without renewal.
     type: float
+  jobs:
+    description: With C(record), the jobs as M(jobnet.scheduler.job) returned them after stopping them.
+    type: list
+    elements: dict
 attributes:
   check_mode:
     support: none

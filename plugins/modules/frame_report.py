@@ -51,6 +51,12 @@ options:
       omitted).
     type: list
     elements: str
+  problems:
+    description: Problems found before the report (instances a recovery refused); with O(fail_on_abnormal) they fail
+      the task.
+    type: list
+    elements: str
+    default: []
   quiet:
     description: Do not print the table.
     type: bool

@@ -151,6 +151,11 @@ class Engine:
         try:
             lease = self.store.acquire_lease(iid, self.owner, self.lease_ttl, is_dead=self._dead_or_us)
         except self.store_mod.LeaseHeld as exc:
+            what = (exc.owner or {}).get('what')
+            mine = self.owner.get('what')
+            if what == 'recover' and mine != 'recover':
+                from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _recovery
+                raise EngineError('%s (%s)' % (_recovery.refusal_message(mine, iid), exc))
             raise EngineError(str(exc))
         return lease
 
@@ -199,6 +204,10 @@ class Engine:
                     for path, item in fresh.items():
                         if path in items:  # keep the attempt counter: an attempt id is never reused
                             item['attempt'] = items[path].get('attempt', 0)
+                            old_flags = items[path].get('flags') or {}
+                            if old_flags.get('skip') or old_flags.get('pause'):  # an operator's mark
+                                item['flags']['skip'] = bool(old_flags.get('skip'))
+                                item['flags']['pause'] = bool(old_flags.get('pause'))
                     return new, fresh, None
                 self.store.update(iid, redefine, lease=lease)
 
@@ -219,7 +228,7 @@ class Engine:
             self.store.append_events(iid, events)
 
     # ------------------------------------------------------------------ operations
-    def operate(self, iid, operation, path=None, lease=None):
+    def operate(self, iid, operation, path=None, lease=None, jobs=None):
         """rerun, resume, init, force_init, skip, pause, release, stop, force_start.
 
         Returns ``(result, events)`` where result holds ``stop``: {host: [attempt ids]} to stop on hosts.
@@ -239,6 +248,8 @@ class Engine:
                 pl.mark(path, operation)
             elif operation == 'stop':
                 stop = pl.stop(path)
+            elif operation == 'record':
+                pl.record_stopped(jobs or [])
             elif operation == 'force_start':
                 if not path:
                     raise OperationError('force_start needs the path of a job (-e path=NET/JOB)')
@@ -246,10 +257,8 @@ class Engine:
             else:
                 raise OperationError('unknown operation %r' % operation)
             stops = {}
-            for p in stop:
-                item = pl.items[p]
-                if item.get('attempt_id'):
-                    stops.setdefault(item['host'], []).append(item['attempt_id'])
+            for _path, host, aid in stop:
+                stops.setdefault(host, []).append(aid)
             return pl.instance, pl.changed(), ({'stop': stops, 'state': pl.instance['state']}, pl.events)
         try:
             result, events = self.store.update(iid, fn, lease=lease)

@@ -141,6 +141,13 @@ class Planner:
         new = transition(item['kind'], path, old, new, reason=reason)
         if new != old:
             item['state'] = new.value
+            if item['kind'] == NET:
+                if new == State.RUNNING and not item.get('started'):
+                    item['started'] = isotime(self.now)
+                if new in TERMINAL:
+                    item['ended'] = isotime(self.now)
+                elif new in (State.RUNNING, State.HAS_ERRORS, State.WAITING):
+                    item['ended'] = None
             self.events.append({'path': path, 'kind': item['kind'], 'host': item.get('host'),
                                 'from': old.value, 'to': new.value, 'reason': reason,
                                 'attempt_id': item.get('attempt_id'), 'time': isotime(self.now)})
@@ -567,6 +574,8 @@ class Planner:
             raise OperationError('frame instance %s: %s still running (%s); use force_init to stop them'
                                  % (self.instance['id'], 'a job is' if len(running) == 1 else 'jobs are',
                                     ', '.join(running[:10])))
+        to_stop = [(p, self.items[p]['host'], self.items[p]['attempt_id']) for p in running
+                   if self.items[p].get('attempt_id')]
         for p in targets:
             item = self.items[p]
             item.update({'attempt_id': None, 'phase': None, 'started': None, 'ended': None, 'rc': None,
@@ -590,7 +599,7 @@ class Planner:
                 for p in targets:
                     self.set_item_state(p, State.WAITING, 'init within a submitted frame')
                 self.advance()
-        return running
+        return to_stop
 
     def mark(self, path, what):
         """skip / pause / release of a net or job that has not started."""
@@ -653,7 +662,18 @@ class Planner:
             self.set_frame_state(State.STOPPED, 'stopped by operator')
             scope = list(self.defs)
         self.advance()
-        return [p for p in scope if self.items[p]['kind'] == JOB and _state(self.items[p]) == State.RUNNING]
+        return [(p, self.items[p]['host'], self.items[p]['attempt_id']) for p in scope
+                if self.items[p]['kind'] == JOB and _state(self.items[p]) == State.RUNNING
+                and self.items[p].get('attempt_id')]
+
+    def record_stopped(self, jobs):
+        """Take the states the hosts reported for jobs an operation stopped (stop with kill)."""
+        by_id = {self.items[p].get('attempt_id'): p for p in self.jobs() if self.items[p].get('attempt_id')}
+        for job in jobs:
+            path = by_id.get(job.get('id'))
+            if path is not None and _state(self.items[path]) == State.RUNNING and job.get('state') != 'running':
+                self.apply_job(path, job)
+        self.advance()
 
     def force_start(self, path):
         item = self._find(path)
