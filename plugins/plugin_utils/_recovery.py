@@ -588,13 +588,14 @@ def _unreachable(ctx, item):
 
 
 def _never_started(ctx, item):
-    """A write-ahead attempt the host does not have: it never started, so it is queued again.
+    """A write-ahead attempt the host does not have (yet): it is queued again with the same attempt.
 
-    The attempt id and number are kept; the planner gives the next launch attempt + 1 (a fresh id), and a
-    launch of the kept id would be idempotent anyway: the attempt can never run twice.
+    The attempt id, number and phase ``launching`` are kept, so the planner launches the very same attempt id
+    again. A launch call of the dead controller may still be on its way to the host (its worker outlived it):
+    whichever of the two arrives second finds the attempt's folder and starts nothing, so it runs once.
     """
     text = _msg('JNR105', path=item['path'], aid=item['attempt_id'], host=item['host'])
-    return _Out(state=S.QUEUING, fields={'phase': None, 'message': text}, message=text)
+    return _Out(state=S.QUEUING, fields={'phase': LAUNCHING, 'message': text}, message=text)
 
 
 def _take_fetched(ctx, item, on):

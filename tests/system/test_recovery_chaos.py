@@ -97,13 +97,17 @@ def test_frame_killed_at_30_random_moments_launches_every_attempt_once_and_ends_
     assert not twice, 'started more than once: %r' % twice
     snap = snapshot(url, iid)
     jobs = {p: it for p, it in snap.items() if p and it['kind'] == 'job'}
-    assert len(jobs) == 100 and len(starts) == 100
-    assert all(it['attempt'] == 1 for it in jobs.values()), {p: it['attempt'] for p, it in jobs.items()
-                                                              if it['attempt'] != 1}
+    assert len(jobs) == 100
+    ref_starts = {name for name, recs in read_ledger(ref_ledger).items() if any(r[0] == 'start' for r in recs)}
+    assert set(starts) == ref_starts, 'the same jobs run as in the uninterrupted run'
+    launched = {p: it for p, it in jobs.items() if it['attempt_id']}
+    assert {p.replace('/', '.') for p in launched} == ref_starts
+    assert all(it['attempt'] == 1 for it in launched.values()), {p: it['attempt'] for p, it in launched.items()
+                                                                  if it['attempt'] != 1}
 
     # no output byte lost: each job's stdout read back from its host, whole
     for host in AGENTS:
-        ids = {it['attempt_id']: p for p, it in jobs.items() if it['host'] == host}
+        ids = {it['attempt_id']: p for p, it in launched.items() if it['host'] == host}
         res = subprocess.run(
             [os.path.join(os.path.dirname(playbook_argv()[0]), 'ansible'), host, '-m', 'jobnet.scheduler.job_info',
              '-a', json.dumps({'ids': sorted(ids), 'max_bytes': 1048576}), '-o'],
