@@ -464,8 +464,10 @@ class JobRoot(object):
                 os.makedirs(self.root, 0o700)
             except FileExistsError:
                 pass
-            parent = os.path.dirname(self.root)
-            fsync_dir(parent)
+            except OSError as e:
+                raise JobError('root: cannot create %s: %s' % (self.root, e))
+            if os.path.isdir(self.root):
+                fsync_dir(os.path.dirname(self.root))
         if not os.path.isdir(self.root):
             raise JobError('root: %s is not a directory' % self.root)
 
@@ -538,6 +540,8 @@ class JobRoot(object):
             except FileExistsError:
                 existing.append(spec['id'])
                 continue
+            except OSError as e:
+                raise JobError('root: cannot create the job folder %s: %s' % (d, e))
             os.chmod(d, 0o700)
             new.append(spec)
             started.append(spec['id'])

@@ -252,3 +252,10 @@ def test_async_status_finished_running_and_lost(tmp_path):
     assert out[0]['rc'] == 0 and out[0]['result']['stdout'] == 'x'
     with pytest.raises(JobError, match=r'async_jids\[0\]'):
         jr.async_status(['../x'], str(d))
+
+
+def test_a_root_that_cannot_be_created_fails_naming_root(tmp_path):
+    (tmp_path / 'file').write_text('x')
+    root = jr.JobRoot(str(tmp_path / 'file' / 'jobs'))
+    with pytest.raises(JobError, match='^root: '):
+        root.start(jr.normalize_jobs([{'id': 'a', 'command': ['true']}]), 1)
