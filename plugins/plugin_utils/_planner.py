@@ -13,7 +13,6 @@ changed, so that the store writes one record per changed item and never a whole 
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
@@ -101,6 +100,13 @@ def _state(record):
     return State(record['state'])
 
 
+def _copy_record(record):
+    out = dict(record)
+    if isinstance(out.get('flags'), dict):
+        out['flags'] = dict(out['flags'])
+    return out
+
+
 class Planner:
     """Decisions over one frame instance.
 
@@ -117,11 +123,13 @@ class Planner:
             if d['kind'] == NET:
                 self.children.setdefault(d['path'], [])
         self.order = {d['path']: i for i, d in enumerate(defn['items'])}
-        self.instance = copy.deepcopy(instance)
+        # records are copied one level deep (their flags too): the planner never changes a nested value in place
+        # otherwise, and the definition it only reads is shared, not copied
+        self.instance = _copy_record(instance)
         self.items = {}
         for path in self.defs:
             if path in items:
-                self.items[path] = copy.deepcopy(items[path])
+                self.items[path] = _copy_record(items[path])
             else:  # a record the store does not have yet (never for a complete instance)
                 self.items[path] = new_item(self.defs[path])
         self.now = now or utcnow()
