@@ -56,6 +56,9 @@ EOF
 say "a fresh demo instance for $date (force_init of an earlier one, if any)"
 ansible-playbook jobnet.scheduler.force_init -e frame=demo -e "operation_date=$date" >/dev/null 2>&1 || true
 
+ansible-playbook jobnet.scheduler.status -e frame=demo -e "operation_date=$date" -e "status_json=$demo/base.json" \
+  >/dev/null 2>&1 || echo '{"frames": []}' > "$demo/base.json"
+
 say "run the frame in the background"
 ansible-playbook jobnet.scheduler.run -e "frame_file=$demo/nightly.yml" -e "operation_date=$date" \
   >"$demo/run.log" 2>&1 &
@@ -94,7 +97,16 @@ say "final state"
 ansible-playbook jobnet.scheduler.status -e frame=demo -e "operation_date=$date" | sed -n '/^frame /,/^$/p'
 ended=no
 if frame_state =normal_end; then ended=yes; fi
-once=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(all(i["attempt"] == 1 for f in d["frames"] for i in f["items"] if i["kind"] == "job"))' "$status_json")
+# every job ran exactly once: its attempt number grew by one over this demo (init keeps the counters)
+once=$(python3 - "$demo/base.json" "$status_json" <<'EOF'
+import json, sys
+def attempts(path):
+    doc = json.load(open(path))
+    return {i['path']: i['attempt'] for f in doc['frames'] for i in f['items'] if i['kind'] == 'job'}
+base, now = attempts(sys.argv[1]), attempts(sys.argv[2])
+print(all(n == base.get(p, 0) + 1 for p, n in now.items()))
+EOF
+)
 if [ "$ended" = yes ] && [ "$once" = True ]; then
   say "demo frame ended normal_end: every job ran exactly once, across a controller kill"
 else
