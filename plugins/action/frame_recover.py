@@ -262,7 +262,7 @@ class ActionModule(JobnetAction):
             'recovered': [i for i in iids if i not in failed_ids],
             'report': [i for i in iids if i not in failed_ids],
             'messages': messages,
-            'unreachable': sorted(unreachable),
+            'unreachable_hosts': sorted(unreachable),
             'stopped_on_manager': stops,
             'failed_instances': failed,
             'refused': plan.get('refused') or [],

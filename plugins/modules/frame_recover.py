@@ -123,7 +123,7 @@ messages:
   returned: success
   type: list
   elements: str
-unreachable:
+unreachable_hosts:
   description: C(apply) - hosts that could not be reached.
   returned: success
   type: list

@@ -454,9 +454,8 @@ class HostDriver:
             for path, it in items.items():
                 if it['kind'] != 'job' or it['host'] != self.host or not it.get('attempt_id'):
                     continue
-                st = it['state']
-                if (st == State.RUNNING.value and it.get('phase') == LAUNCHED) or \
-                        (st == State.QUEUING_ENV_DOWN.value and it.get('phase') == LAUNCHED):
+                # queuing_env_down jobs are not asked about: the next recovery resolves them (table 5.432)
+                if it['state'] == State.RUNNING.value and it.get('phase') == LAUNCHED:
                     watch[it['attempt_id']] = (iid, path)
         if not watch:
             if wait > 0:
@@ -542,7 +541,8 @@ class HostDriver:
             else:
                 self._poll(max(0.0, min(self.poll, left)))
                 done = self.finished()
-            if done or self.clock() >= deadline:
+            # a step does not end in the middle of a host's retries: the count of failed calls lives in this driver
+            if done or (self.clock() >= deadline and self.failures == 0):
                 if not self.summaries:
                     self.finished()
                 return {

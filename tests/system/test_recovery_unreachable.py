@@ -376,11 +376,6 @@ def test_an_agent_unreachable_during_a_normal_recovery_is_retried_then_queuing_e
     assert starts(ledger, 'b4_running') == 1, 'adopted, never started again'
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'table 5.432 second column: after a recovery skip AND its automatic rerun, a job that was running on an agent '
-    'is queuing_env_down (environments are not checked). The automatic rerun (drive.yml, HostDriver._poll) polls '
-    'queuing_env_down jobs with an attempt on every reachable host, so the job on agent1 is adopted again '
-    '(running, then its real end) before the second, normal recovery.'))
 def test_5_432_running_its_agent_did_not_stop_stays_queuing_env_down_through_the_automatic_rerun(
         testenv, agent4_link, tmp_path):
     agent4 = agent4_link
