@@ -138,6 +138,10 @@ ENV
 }
 
 stop() {
+  # a network-namespace test host left by an interrupted test run (tests/env/netns.sh)
+  if [ -f "$here/netns.sh" ]; then
+    bash "$here/netns.sh" down jn-agent4 >/dev/null 2>&1 || true
+  fi
   [ -d "$TE" ] || return 0
   if [ -f "$TE/redis.pid" ]; then kill "$(cat "$TE/redis.pid")" 2>/dev/null || true; fi
   if [ -f "$TE/sshd.pid" ]; then kill "$(cat "$TE/sshd.pid")" 2>/dev/null || true; fi
