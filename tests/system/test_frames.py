@@ -241,3 +241,24 @@ def test_run_refuses_when_forks_are_fewer_than_the_frame_hosts(run_playbook, tmp
     assert 'raise forks to at least 4' in res.stdout, res.stdout
     assert not read_ledger(ledger)
     assert status(run_playbook, tmp_path)['frames'] == []
+
+
+def test_recorder_prints_progress_and_writes_the_event_history_in_utc(run_playbook, tmp_path, jobnet_store):
+    ledger = str(ledger_dir() / 'ledger')
+    frame = small_frame(ledger, name='recorded', seconds=3)
+    path = write_frame(tmp_path, frame)
+    history = tmp_path / 'history'
+    res = run_playbook(['jobnet.scheduler.run', '-e', 'frame_file=%s' % path, '-e', 'operation_date=%s' % DATE],
+                       env={'ANSIBLE_CALLBACKS_ENABLED': 'jobnet.scheduler.recorder',
+                            'JOBNET_HISTORY_DIR': str(history), 'JOBNET_PROGRESS_INTERVAL': '1',
+                            'JOBNET_STEP_SECONDS': '2'})
+    assert res.returncode == 0, res.stdout[-3000:]
+    progress = [line for line in res.stdout.splitlines() if line.startswith('jobnet: recorded@%s' % DATE)]
+    assert progress and 'ended' in progress[-1] and 'running' in progress[-1], res.stdout[-3000:]
+    assert '4/4 ended' in progress[-1], progress
+    import json
+    lines = (history / ('recorded@%s.jsonl' % DATE)).read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert {(e['path'], e['to']) for e in events} >= {('a', 'running'), ('a', 'normal_end'), ('n/d', 'normal_end'),
+                                                       ('', 'normal_end')}
+    assert all(e['time'].endswith('Z') and e['recorded'].endswith('Z') for e in events)
