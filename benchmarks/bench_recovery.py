@@ -51,6 +51,7 @@ import tempfile
 import time
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ left in benchmarks/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_frames as bf  # noqa: E402  (helpers shared by the two benchmarks)
 
