@@ -339,7 +339,7 @@ def async_dirs(hosts, name):
 
 def run_native(env, tmp, chains, levels, hosts, sample_levels):
     name = '.ansible_async_jnbench_%s' % uuid.uuid4().hex[:8]
-    empty, _ = ansible_playbook(env, tmp, '- hosts: %s\n  gather_facts: false\n  tasks: []\n' % ','.join(hosts),
+    empty, _cpu = ansible_playbook(env, tmp, '- hosts: %s\n  gather_facts: false\n  tasks: []\n' % ','.join(hosts),
                                 what='empty playbook')
     try:
         wall, cpu = ansible_playbook(env, tmp, native_playbook(chains, sample_levels, hosts, '~/' + name),
@@ -413,8 +413,8 @@ def main(argv=None):
           % (wall, ', '.join('%.1f' % r['wall'] for r in runs)))
     if native:
         how = 'measured' if sample_levels == args.levels else \
-            'extrapolated linearly from %d of %d levels (%d jobs)' % (sample_levels, args.levels,
-                                                                     native['sample_jobs'])
+            'extrapolated linearly from %d of %d levels (%d jobs)' % (
+                sample_levels, args.levels, native['sample_jobs'])
         print('  native async + async_status loop:    %8.1f s  (%s)' % (native['wall'], how))
         ratio = native['wall'] / wall
         print('  ratio native / jobnet:               %8.1fx  (goal >= 10x: %s)' % (ratio, goal(ratio >= 10)))

@@ -274,11 +274,11 @@ def native_baseline(env, tmp, hosts, sample, seconds, tag):
        'jiddir': jiddir}
     jids = {}
     try:
-        t_start, _ = bf.ansible_playbook(env, tmp, start, what='native async start')
+        t_start, _cpu = bf.ansible_playbook(env, tmp, start, what='native async start')
         for h in hosts:
             with open(os.path.join(jiddir, h + '.json')) as f:
                 jids[h] = json.load(f)
-        empty, _ = bf.ansible_playbook(env, tmp, '- hosts: %s\n  gather_facts: false\n  tasks: []\n'
+        empty, _cpu = bf.ansible_playbook(env, tmp, '- hosts: %s\n  gather_facts: false\n  tasks: []\n'
                                        % ','.join(hosts), what='empty playbook')
         varfile = os.path.join(tmp, 'jids.json')
         with open(varfile, 'w') as f:
@@ -399,15 +399,15 @@ def main(argv=None):
         else:
             print('  kept %s' % tmp)
 
-    wall = statistics.median(w for w, _ in timed)
-    cpu = statistics.median(c for _, c in timed)
+    wall = statistics.median(w for w, _c in timed)
+    cpu = statistics.median(c for _w, c in timed)
     per_host_calls = total / float(len(hosts))
     print()
     if args.quick:
         print('(--quick: the goals are those of the full 10,000-job run)')
     print('results (median of %d recoveries of %d running jobs on %d hosts)' % (len(timed), total, len(hosts)))
     print('  jobnet.scheduler.recover wall time:     %7.1f s  (runs: %s; goal <= 15 s: %s)'
-          % (wall, ', '.join('%.1f' % w for w, _ in timed), bf.goal(wall <= 15)))
+          % (wall, ', '.join('%.1f' % w for w, _c in timed), bf.goal(wall <= 15)))
     print('  controller CPU of the recovery:         %7.1f s  (%.2f ms per job)' % (cpu, 1000.0 * cpu / total))
     n_calls = calls['job_info'] if calls else -1
     print('  status calls (job_info module runs):    %7d    (goal == %d: %s)'

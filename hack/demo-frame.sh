@@ -96,7 +96,7 @@ ansible-playbook jobnet.scheduler.recover -e "operation_date=$date" -e frame=dem
 say "final state"
 ansible-playbook jobnet.scheduler.status -e frame=demo -e "operation_date=$date" | sed -n '/^frame /,/^$/p'
 ended=no
-if frame_state =normal_end; then ended=yes; fi
+if frame_state '=normal_end'; then ended=yes; fi
 # every job ran exactly once: its attempt number grew by one over this demo (init keeps the counters)
 once=$(python3 - "$demo/base.json" "$status_json" <<'EOF'
 import json, sys

@@ -57,8 +57,8 @@ class ActionModule(JobnetAction):
         finally:
             store.close()
         stops = outcome['stop'] if (op == 'force_init' or (op == 'stop' and args['kill'])) else {}
-        say('jobnet: %s of %s%s done; frame state %s' % (op, iid, (' ' + args['path']) if args.get('path') else '',
-                                                        outcome['state']))
+        where = (' ' + args['path']) if args.get('path') else ''
+        say('jobnet: %s of %s%s done; frame state %s' % (op, iid, where, outcome['state']))
         result.update({
             'changed': True,
             'operation': op,

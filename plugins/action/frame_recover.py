@@ -100,8 +100,8 @@ class ActionModule(JobnetAction):
                 instance, items = store.load(iid)
                 opts = self.options_for(instance, base, args)
                 if opts.recovery and not opts.recovery_skip:
-                    for host, ids in _recovery.attempts_to_poll(instance, items, manager_hosts=manager,
-                                                                             options=opts).items():
+                    asks = _recovery.attempts_to_poll(instance, items, manager_hosts=manager, options=opts)
+                    for host, ids in asks.items():
                         polls.setdefault(host, []).extend(ids)
                 hosts.update((instance.get('definition') or {}).get('hosts', []))
             except (_store.StoreError, _recovery.IncompleteRecord, ValueError) as exc:

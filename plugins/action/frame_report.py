@@ -39,7 +39,7 @@ def table(doc):
     for fr in doc['frames']:
         rows = [(fr['frame'], '', '', '', fr['state'], fr.get('started') or '', fr.get('ended') or '', '')]
         for it in fr['items']:
-            net, _, name = it['path'].rpartition('/')
+            net, _sep, name = it['path'].rpartition('/')
             if it['kind'] == 'net':
                 net, name = it['path'], ''
             rc = '' if it['rc'] is None else str(it['rc'])

@@ -45,8 +45,8 @@ class ActionModule(JobnetAction):
             raise AnsibleActionFail(str(exc))
         finally:
             store.close()
-        say('jobnet: frame instance %s submitted (%s) on %s' % (instance['id'], instance['state'],
-                                                                 ', '.join(frame_hosts)))
+        say('jobnet: frame instance %s submitted (%s) on %s'
+            % (instance['id'], instance['state'], ', '.join(frame_hosts)))
         implicit_localhost = 'localhost' in frame_hosts and 'localhost' not in (task_vars.get('groups') or {}).get('all', [])
         result.update({
             'changed': True,

@@ -45,3 +45,22 @@ options:
       - name: jobnet_store_timeout
     version_added: 0.1.0
 """
+
+    # For the action plugins documented as modules: module documentation has no env / ini / vars sources, so the
+    # same options are described with their sources in words.
+    MODULES = r"""
+options:
+  store:
+    description:
+      - The state store, as V(sqlite:///ABSOLUTE/PATH.db) or V(redis://[:PASSWORD@]HOST:PORT/DB) (V(rediss://...) for
+        TLS; query argument C(prefix), default V(jobnet:)).
+      - When omitted, the variable C(jobnet_store), then the environment variable E(JOBNET_STORE), then C(store) in the
+        C([jobnet]) section of C(ansible.cfg) are used, and last the SQLite file C(~/.ansible/jobnet/state.db).
+      - See C(docs/store.md).
+    type: str
+  store_timeout:
+    description:
+      - Seconds to wait for the store (SQLite busy timeout, Redis socket timeouts, the lock of one instance).
+      - When omitted, C(jobnet_store_timeout), E(JOBNET_STORE_TIMEOUT) or C(store_timeout) in C([jobnet]), else V(10).
+    type: float
+"""

@@ -23,7 +23,7 @@ description:
 author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
-  - jobnet.scheduler.store
+  - jobnet.scheduler.store.modules
 options:
   operation:
     description: The operation.
@@ -53,12 +53,16 @@ options:
     elements: dict
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: none
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: partial
     details: Marks (skip, pause, stop) applied twice change nothing more; rerun and force_start start attempts.
 """

@@ -7,7 +7,7 @@ module: frame_recover
 short_description: Recover frame instances after the controller failed
 version_added: 0.1.0
 description:
-  - The steps of the P(jobnet.scheduler.recover#playbook) playbook, after the scheduler manual's recovery procedure
+  - The steps of the C(jobnet.scheduler.recover) playbook, after the scheduler manual's recovery procedure
     (tables 5.429 to 5.432, see C(docs/recovery.md)).
   - C(plan) (on C(localhost)) - takes the lease of every frame instance that is not C(not_submitted) (per operation
     date, frames in name order), refusing those another live controller drives, checks their records (an incomplete
@@ -21,7 +21,7 @@ description:
 author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
-  - jobnet.scheduler.store
+  - jobnet.scheduler.store.modules
 options:
   phase:
     description: The step.
@@ -77,12 +77,16 @@ options:
     type: float
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: none
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none
     details: A second recovery of recovered instances changes nothing more but takes their leases again.
 """

@@ -22,7 +22,7 @@ description:
 author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
-  - jobnet.scheduler.store
+  - jobnet.scheduler.store.modules
 options:
   instances:
     description: Ids of the frame instances to drive.
@@ -56,12 +56,16 @@ options:
     type: float
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: none
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none
     details: Each step launches what is ready; an attempt is never launched twice (idempotent attempt ids).
 """

@@ -11,7 +11,7 @@ description:
     recorded (unknown keys, names, types, duplicates, unknown dependencies, cycles, unknown hosts), creates the frame
     instance for the operation date in the state store, submits it (C(waiting), or C(standby) before its start time)
     and takes the instance's lease for this controller.
-  - Used by the P(jobnet.scheduler.run#playbook) playbook; the drive play that follows runs
+  - Used by the C(jobnet.scheduler.run) playbook; the drive play that follows runs
     M(jobnet.scheduler.frame_step) on every host of the frame.
   - Refuses to start when forks are fewer than the frame's hosts (each host holds one fork while the frame runs), when
     another live controller holds the instance, or when the instance was already submitted (use rerun, init or recover).
@@ -19,7 +19,7 @@ description:
 author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
-  - jobnet.scheduler.store
+  - jobnet.scheduler.store.modules
 options:
   frame_file:
     description: Path of the frame definition (YAML) on the controller. See C(docs/frames.md).
@@ -35,12 +35,16 @@ options:
     type: float
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: none
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none
     details: Submitting an instance that was already submitted is refused with a message; nothing changes then.
 """

@@ -28,6 +28,8 @@ class JobnetAction(ActionBase):
 
     TRANSFERS_FILES = False
     _requires_connection = False
+    # they record and launch for real: under --check the tasks are skipped instead of pretending
+    _supports_check_mode = False
 
     # ------------------------------------------------------------------ options and store
     def option(self, name, task_vars, default=None):

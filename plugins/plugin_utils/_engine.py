@@ -12,6 +12,7 @@ next decision.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -82,7 +83,7 @@ def make_instance(defn, operation_date, options=None):
         'id': instance_id(defn['frame'], operation_date),
         'frame': defn['frame'],
         'operation_date': operation_date,
-        'uid': ''.join(secrets.choice(alphabet) for _ in range(6)),
+        'uid': ''.join(secrets.choice(alphabet) for _i in range(6)),
         'state': State.NOT_SUBMITTED.value,
         'definition': defn,
         'options': dict(options or {}),
@@ -350,30 +351,27 @@ class HostDriver:
         """Advance every instance and mark this host's launches (write-ahead). Returns [(iid, specs)]."""
         # free slots on this host, over every instance this controller drives
         running = 0
-        snapshots = {}
         for iid in self.leases:
-            inst, items = self.store.load(iid)
-            snapshots[iid] = (inst, items)
+            _inst, items = self.store.load(iid)
             running += sum(1 for it in items.values() if it['kind'] == 'job' and it['host'] == self.host
                            and (it['state'] == State.RUNNING.value or it.get('phase') == LAUNCHING))
         room = None if self.limit is None else max(0, self.limit - running)
         plans = []
         for iid in self.leases:
-            box = {'room': room}
-
-            def fn(inst, items, box=box):
-                pl = planner_for(inst, items)
-                pl.advance()
-                picked = pl.pick_launches(self.host, box['room'], attempt_id_factory(inst))
-                if box['room'] is not None:
-                    box['room'] = max(0, box['room'] - sum(1 for p in picked if p in pl.items))
-                specs = [job_spec(inst, pl.defs[p], pl.items[p], self.root) for p in picked]
-                return (pl.instance if pl.instance_changed else None), pl.changed(), (specs, pl.events)
-            specs = self._update(iid, fn)
-            room = box['room']
+            specs, room = self._update(iid, functools.partial(self._pick, room=room))
             if specs:
                 plans.append((iid, specs))
         return plans
+
+    def _pick(self, inst, items, room):
+        """In one transaction: advance the instance and mark this host's launches (write-ahead)."""
+        pl = planner_for(inst, items)
+        pl.advance()
+        picked = pl.pick_launches(self.host, room, attempt_id_factory(inst))
+        if room is not None:
+            room = max(0, room - len(picked))
+        specs = [job_spec(inst, pl.defs[p], pl.items[p], self.root) for p in picked]
+        return (pl.instance if pl.instance_changed else None), pl.changed(), ((specs, room), pl.events)
 
     def _call(self, name, args):
         """Run a module on the host; returns its result, or None when the host did not answer."""
@@ -428,23 +426,24 @@ class HostDriver:
         else:
             by_id = {j['id']: j for j in result.get('jobs', [])}
         for iid, ss in plans:
-            ids = {s['id']: s['name'] for s in ss}
-
-            def fn(inst, items, ids=ids):
-                pl = planner_for(inst, items)
-                for aid, path in ids.items():
-                    if result is None:
-                        if self.down:
-                            pl.launch_failed(path, '%s unreachable' % self.host, env_down=True)
-                    elif aid in by_id:
-                        pl.apply_job(path, by_id[aid])
-                    else:
-                        pl.launch_failed(path, message or 'the host did not report attempt %s' % aid,
-                                         env_down=False)
-                pl.advance()
-                return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
-            self._update(iid, fn)
+            ids = {spec['id']: spec['name'] for spec in ss}
+            self._update(iid, functools.partial(self._launched, ids=ids, result=result, by_id=by_id,
+                                                message=message))
             self.launched += len(ids)
+
+    def _launched(self, inst, items, ids, result, by_id, message):
+        """In one transaction: record what the host said of the attempts just launched."""
+        pl = planner_for(inst, items)
+        for aid, path in ids.items():
+            if result is None:
+                if self.down:
+                    pl.launch_failed(path, '%s unreachable' % self.host, env_down=True)
+            elif aid in by_id:
+                pl.apply_job(path, by_id[aid])
+            else:
+                pl.launch_failed(path, message or 'the host did not report attempt %s' % aid, env_down=False)
+        pl.advance()
+        return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
 
     def _poll(self, wait):
         """One job_info call for every job of this host that runs (or ran while the host was away)."""
@@ -486,21 +485,23 @@ class HostDriver:
             if not changes:
                 continue
 
-            def fn(inst, items, changes=changes):
-                pl = planner_for(inst, items)
-                for path, job in changes:
-                    item = pl.items[path]
-                    if job is None:
-                        pl.apply_job(path, {'state': 'lost', 'rc': None, 'signal': None})
-                        pl.items[path]['message'] = 'attempt %s not found on %s' % (item['attempt_id'], self.host)
-                        self.ended += 1
-                    elif job.get('state') != 'running' or item['state'] != State.RUNNING.value:
-                        pl.apply_job(path, job)
-                        if job.get('state') != 'running':
-                            self.ended += 1
-                pl.advance()
-                return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
-            self._update(iid, fn)
+            self._update(iid, functools.partial(self._polled, changes=changes))
+
+    def _polled(self, inst, items, changes):
+        """In one transaction: record the states the host reported (None: the host does not have it)."""
+        pl = planner_for(inst, items)
+        for path, job in changes:
+            item = pl.items[path]
+            if job is None:
+                pl.apply_job(path, {'state': 'lost', 'rc': None, 'signal': None})
+                pl.items[path]['message'] = 'attempt %s not found on %s' % (item['attempt_id'], self.host)
+                self.ended += 1
+            elif job.get('state') != 'running' or item['state'] != State.RUNNING.value:
+                pl.apply_job(path, job)
+                if job.get('state') != 'running':
+                    self.ended += 1
+        pl.advance()
+        return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
 
     def _wait_store(self, wait):
         """Nothing runs here: wait until another host's driver changes an instance, or ``wait`` passes."""

@@ -38,7 +38,7 @@ start() {
   chmod 0600 "$TE/keys/"*_ed25519
   local listen=""
   for a in $AGENTS; do
-    local name=${a%%:*} addr=${a##*:} user="jobnet-${a%%:*}"
+    local addr=${a##*:} user="jobnet-${a%%:*}"
     id "$user" >/dev/null 2>&1 || useradd -m -s /bin/sh "$user"
     # a locked account ("!" in shadow) is refused by sshd without PAM; "*" means: no password, key only
     usermod -p "*" "$user"

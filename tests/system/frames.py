@@ -68,16 +68,16 @@ def intervals(ledger):
     """{name: [(start, end), ...]} in order of start."""
     out = {}
     for name, recs in read_ledger(ledger).items():
-        starts = [t for k, t, _ in recs if k == 'start']
-        ends = [t for k, t, _ in recs if k == 'end']
+        starts = [t for k, t, _extra in recs if k == 'start']
+        ends = [t for k, t, _extra in recs if k == 'end']
         out[name] = list(zip(starts, ends + [float('inf')] * (len(starts) - len(ends))))
     return out
 
 
 def max_overlap(spans):
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
+    events = sorted([(s, 1) for s, _e in spans] + [(e, -1) for _s, e in spans], key=lambda x: (x[0], x[1]))
     cur = best = 0
-    for _, d in events:
+    for _t, d in events:
         cur += d
         best = max(best, cur)
     return best

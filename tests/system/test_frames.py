@@ -138,8 +138,8 @@ def test_twenty_job_frame_holds_dependencies_and_host_limit_then_rerun_finishes_
 def small_frame(ledger, name='small', seconds=0.3):
     return {
         'frame': name,
-        'jobs': [job('a', 'agent1', ledger, seconds=seconds), job('b', 'agent2', ledger, seconds=seconds,
-                                                                   after=['a']),
+        'jobs': [job('a', 'agent1', ledger, seconds=seconds),
+                 job('b', 'agent2', ledger, seconds=seconds, after=['a']),
                  job('c', 'localhost', ledger, seconds=seconds, after=['a'])],
         'nets': [{'name': 'n', 'after': ['b', 'c'], 'jobs': [job('d', 'agent3', ledger, seconds=seconds)]}],
     }
@@ -177,7 +177,7 @@ print(json.dumps({'status': r.status, 'rc': r.rc, 'stdout': r.stdout.read()}))
     env = testenv.env()
     out = subprocess.run([sys.executable, '-c', code, str(private), testenv.inventory, path, DATE, jobnet_store,
                           testenv.collections_path, testenv.ansible_config],
-                         env=env, capture_output=True, text=True, timeout=600)
+                         env=env, capture_output=True, text=True, timeout=600, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     import json
     data = json.loads(out.stdout.strip().splitlines()[-1])
@@ -193,7 +193,7 @@ def test_second_run_of_the_same_instance_is_refused_and_no_job_starts_twice(test
             '-e', 'frame_file=%s' % path, '-e', 'operation_date=%s' % DATE]
     env = testenv.env()
     procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(2)]
+             for _i in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     rcs = [p.returncode for p in procs]
     assert sorted(rcs)[0] == 0 and sorted(rcs)[1] != 0, (rcs, outs)
@@ -207,14 +207,15 @@ def test_second_run_of_the_same_instance_is_refused_and_no_job_starts_twice(test
 
 
 BAD_FRAMES = {
-    'cycle': ({'frame': 'bad', 'jobs': [{'name': 'a', 'host': 'agent1', 'shell': 'true', 'after': ['b']},
-                                         {'name': 'b', 'host': 'agent1', 'shell': 'true', 'after': ['a']}]},
-              'cycle'),
+    'cycle': ({'frame': 'bad', 'jobs': [
+        {'name': 'a', 'host': 'agent1', 'shell': 'true', 'after': ['b']},
+        {'name': 'b', 'host': 'agent1', 'shell': 'true', 'after': ['a']}]}, 'cycle'),
     'unknown-dependency': ({'frame': 'bad', 'jobs': [{'name': 'a', 'host': 'agent1', 'shell': 'true',
                                                       'after': ['nope']}]}, "unknown dependency 'nope'"),
     'unknown-host': ({'frame': 'bad', 'jobs': [{'name': 'a', 'host': 'agent9', 'shell': 'true'}]}, 'agent9'),
-    'duplicate-name': ({'frame': 'bad', 'jobs': [{'name': 'a', 'host': 'agent1', 'shell': 'true'},
-                                                  {'name': 'a', 'host': 'agent2', 'shell': 'true'}]}, 'duplicate'),
+    'duplicate-name': ({'frame': 'bad', 'jobs': [
+        {'name': 'a', 'host': 'agent1', 'shell': 'true'},
+        {'name': 'a', 'host': 'agent2', 'shell': 'true'}]}, 'duplicate'),
     'bad-name': ({'frame': 'bad', 'jobs': [{'name': '../x', 'host': 'agent1', 'shell': 'true'}]}, '../x'),
     'bad-type': ({'frame': 'bad', 'jobs': [{'name': 'a', 'host': 'agent1', 'shell': 'true', 'timeout': 'soon'}]},
                  'timeout'),
@@ -259,6 +260,6 @@ def test_recorder_prints_progress_and_writes_the_event_history_in_utc(run_playbo
     import json
     lines = (history / ('recorded@%s.jsonl' % DATE)).read_text().splitlines()
     events = [json.loads(line) for line in lines]
-    assert {(e['path'], e['to']) for e in events} >= {('a', 'running'), ('a', 'normal_end'), ('n/d', 'normal_end'),
-                                                       ('', 'normal_end')}
+    wanted = {('a', 'running'), ('a', 'normal_end'), ('n/d', 'normal_end'), ('', 'normal_end')}
+    assert {(e['path'], e['to']) for e in events} >= wanted
     assert all(e['time'].endswith('Z') and e['recorded'].endswith('Z') for e in events)

@@ -64,7 +64,7 @@ def test_frame_killed_at_30_random_moments_launches_every_attempt_once_and_ends_
     ref = write_frame(tmp_path, chaos_frame('chaosref', ref_ledger), 'ref.yml')
     out = subprocess.run(playbook_argv('jobnet.scheduler.run', '-e', 'frame_file=%s' % ref,
                                        '-e', 'operation_date=%s' % date),
-                         env=testenv.env(**env), capture_output=True, text=True, timeout=900)
+                         env=testenv.env(**env), capture_output=True, text=True, timeout=900, check=False)
     assert 'chaosref@%s' % date in out.stdout, out.stdout[-3000:] + out.stderr
     reference = states_of(url, 'chaosref@%s' % date)
     assert reference[''] == 'abnormal_end'
@@ -85,7 +85,7 @@ def test_frame_killed_at_30_random_moments_launches_every_attempt_once_and_ends_
     proc.log_file.close()
     # one more recovery to be sure every frame is carried to its end
     out = subprocess.run(playbook_argv('jobnet.scheduler.recover'), env=testenv.env(**env), capture_output=True,
-                         text=True, timeout=900)
+                         text=True, timeout=900, check=False)
     final = states_of(url, iid)
     assert kills >= KILLS // 2, 'the controller must be killed while it works (%d kills)' % kills
     assert final == reference, {p: (final.get(p), reference.get(p)) for p in reference if final.get(p) != reference.get(p)}
@@ -102,8 +102,8 @@ def test_frame_killed_at_30_random_moments_launches_every_attempt_once_and_ends_
     assert set(starts) == ref_starts, 'the same jobs run as in the uninterrupted run'
     launched = {p: it for p, it in jobs.items() if it['attempt_id']}
     assert {p.replace('/', '.') for p in launched} == ref_starts
-    assert all(it['attempt'] == 1 for it in launched.values()), {p: it['attempt'] for p, it in launched.items()
-                                                                  if it['attempt'] != 1}
+    not_once = {p: it['attempt'] for p, it in launched.items() if it['attempt'] != 1}
+    assert not not_once, not_once
 
     # no output byte lost: each job's stdout read back from its host, whole
     for host in AGENTS:
@@ -111,7 +111,7 @@ def test_frame_killed_at_30_random_moments_launches_every_attempt_once_and_ends_
         res = subprocess.run(
             [os.path.join(os.path.dirname(playbook_argv()[0]), 'ansible'), host, '-m', 'jobnet.scheduler.job_info',
              '-a', json.dumps({'ids': sorted(ids), 'max_bytes': 1048576}), '-o'],
-            env=testenv.env(**env), capture_output=True, text=True, timeout=300)
+            env=testenv.env(**env), capture_output=True, text=True, timeout=300, check=False)
         assert res.returncode == 0, res.stdout + res.stderr
         data = json.loads(res.stdout.split('=>', 1)[1])
         for j in data['jobs']:

@@ -10,8 +10,6 @@ column) and with the automatic rerun (the "after the rerun" column). Each row is
 from __future__ import annotations
 
 import datetime
-import os
-import time
 
 import pytest
 
@@ -82,16 +80,16 @@ def frames(ledger, gate, gate_mgr, start_future, start_past):
     }
     return {
         'rows': rows,
-        'fr_running_agent': {'frame': 'fr_running_agent', 'jobs': [waiter('f1', 'agent1', L, gate),
-                                                                    quick('f1b', 'agent2', L, after=['f1'])]},
+        'fr_running_agent': {'frame': 'fr_running_agent', 'jobs': [
+            waiter('f1', 'agent1', L, gate), quick('f1b', 'agent2', L, after=['f1'])]},
         'fr_manager': {'frame': 'fr_manager', 'jobs': [waiter('f2', 'localhost', L, gate_mgr)]},
         'fr_abnormal': {'frame': 'fr_abnormal', 'jobs': [quick('f3', 'agent2', L, rc=3)]},
         'fr_normal': {'frame': 'fr_normal', 'jobs': [quick('f4', 'agent2', L)]},
         'fr_paused': {'frame': 'fr_paused', 'jobs': [quick('f5', 'agent3', L, pause=True)]},
-        'fr_has_errors': {'frame': 'fr_has_errors', 'jobs': [quick('f6', 'agent2', L, rc=6),
-                                                              waiter('f7', 'agent1', L, gate)]},
-        'fr_stopped': {'frame': 'fr_stopped', 'jobs': [waiter('f8', 'agent1', L, gate),
-                                                        quick('f8b', 'agent2', L, after=['f8'])]},
+        'fr_has_errors': {'frame': 'fr_has_errors', 'jobs': [
+            quick('f6', 'agent2', L, rc=6), waiter('f7', 'agent1', L, gate)]},
+        'fr_stopped': {'frame': 'fr_stopped', 'jobs': [
+            waiter('f8', 'agent1', L, gate), quick('f8b', 'agent2', L, after=['f8'])]},
         'fr_standby_future': {'frame': 'fr_standby_future', 'start_at': start_future,
                               'jobs': [quick('f9', 'agent2', L)]},
         'fr_standby_past': {'frame': 'fr_standby_past', 'start_at': start_past, 'jobs': [quick('f10', 'agent2', L)]},
@@ -175,14 +173,14 @@ def scenario(testenv, tmp_path_factory):
     import subprocess
     for extra in (['-e', 'frame=fr_stopped'], ['-e', 'frame=rows', '-e', 'path=n_stopped']):
         out = subprocess.run(playbook_argv('jobnet.scheduler.stop', '-e', 'operation_date=%s' % DATE, *extra),
-                             env=testenv.env(**env), capture_output=True, text=True, timeout=300)
+                             env=testenv.env(**env), capture_output=True, text=True, timeout=300, check=False)
         assert out.returncode == 0, out.stdout + out.stderr
     sc.stopped_states = {f: states_of(snapshot(url, iid(f))) for f in ('fr_stopped', 'rows')}
 
     # recovery without the automatic rerun: the "after recovery" column
     out = subprocess.run(playbook_argv('-i', testenv.inventory, '-i', str(extra_inv), 'jobnet.scheduler.recover',
                                        '-e', 'auto_rerun=false'),
-                         env=testenv.env(**env), capture_output=True, text=True, timeout=600)
+                         env=testenv.env(**env), capture_output=True, text=True, timeout=600, check=False)
     sc.recover_output = out.stdout
     assert out.returncode == 0, out.stdout + out.stderr
     for frame in procs:
@@ -192,7 +190,7 @@ def scenario(testenv, tmp_path_factory):
     # release the agents' waiting jobs, then recover again with the automatic rerun: the "after the rerun" column
     open(gate, 'w').close()
     out = subprocess.run(playbook_argv('-i', testenv.inventory, '-i', str(extra_inv), 'jobnet.scheduler.recover'),
-                         env=testenv.env(**env), capture_output=True, text=True, timeout=900)
+                         env=testenv.env(**env), capture_output=True, text=True, timeout=900, check=False)
     sc.rerun_output = out.stdout
     sc.rerun_rc = out.returncode
     for frame in procs:

@@ -43,7 +43,7 @@ class Agent4:
 
     def netns(self, action):
         out = subprocess.run(['bash', NETNS_SH, action, NETNS], env=self.testenv.env(), capture_output=True,
-                             text=True, timeout=120)
+                             text=True, timeout=120, check=False)
         assert out.returncode == 0, 'netns.sh %s %s: %s%s' % (action, NETNS, out.stdout, out.stderr)
         return out
 
@@ -136,7 +136,7 @@ def recover(testenv, inventories, env, *extra, timeout=RECOVER_TIMEOUT):
     """Run jobnet.scheduler.recover to its end; returns (CompletedProcess, seconds it took)."""
     argv = playbook_argv(*[a for inv in inventories for a in ('-i', inv)], 'jobnet.scheduler.recover', *extra)
     t0 = time.monotonic()
-    out = subprocess.run(argv, env=testenv.env(**env), capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(argv, env=testenv.env(**env), capture_output=True, text=True, timeout=timeout, check=False)
     return out, time.monotonic() - t0
 
 
@@ -150,8 +150,8 @@ def run_until(testenv, tmp, name, frame, date, inventories, env, want):
 
     def ready():
         if proc.poll() is not None:
-            raise AssertionError('run ended before the failure (rc %s): %s' % (proc.returncode,
-                                                                             open(proc.log_path).read()[-3000:]))
+            raise AssertionError('run ended before the failure (rc %s): %s'
+                                 % (proc.returncode, open(proc.log_path).read()[-3000:]))
         state = states_of(snapshot(env['JOBNET_STORE'], iid))
         return True if all(state.get(p) == s for p, s in want.items()) else state
     try:
@@ -322,8 +322,8 @@ def test_5_432_the_frame_goes_on_after_the_second_recovery(skip_scenario):
 
 
 # ------------------------------------------------------------------------------------------------ item 7
-def test_an_agent_unreachable_during_a_normal_recovery_is_retried_then_queuing_env_down(testenv, agent4_link,
-                                                                                         tmp_path):
+def test_an_agent_unreachable_during_a_normal_recovery_is_retried_then_queuing_env_down(
+        testenv, agent4_link, tmp_path):
     agent4 = agent4_link
     date = '2026-11-25'
     url = 'sqlite:///%s' % (tmp_path / 'state.db')

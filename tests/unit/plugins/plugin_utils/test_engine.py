@@ -71,7 +71,7 @@ def submit(store):
 
 def drive(store, lease, hosts, limit=None, rounds=20):
     leases = {lease.iid: lease.to_dict()}
-    for _ in range(rounds):
+    for _round in range(rounds):
         done = []
         for name, host in hosts.items():
             drv = _engine.HostDriver(store, _store, name, leases, host, limit=limit, poll_interval=0,

@@ -667,8 +667,8 @@ def test_bad_calls_are_refused(kwargs, message):
 @pytest.mark.parametrize('mapping, expected', [
     pytest.param({}, DEFAULT, id='defaults'),
     pytest.param({'end_recover': 'N'}, R.RecoveryOptions(end_recover=False), id='sj-pex-style-N'),
-    pytest.param({'auto_rerun': 'no', 'recovery_skip': 'yes'}, R.RecoveryOptions(auto_rerun=False,
-                                                                               recovery_skip=True), id='yes-no'),
+    pytest.param({'auto_rerun': 'no', 'recovery_skip': 'yes'},
+                 R.RecoveryOptions(auto_rerun=False, recovery_skip=True), id='yes-no'),
     pytest.param({'recovery': 'off', 'adopt_manager_jobs': 'TRUE'},
                  R.RecoveryOptions(recovery=False, adopt_manager_jobs=True), id='on-off-true'),
     pytest.param({'end_recover': 0, 'recovery_skip': None}, R.RecoveryOptions(end_recover=False), id='int-none'),
