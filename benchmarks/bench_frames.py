@@ -340,7 +340,7 @@ def async_dirs(hosts, name):
 def run_native(env, tmp, chains, levels, hosts, sample_levels):
     name = '.ansible_async_jnbench_%s' % uuid.uuid4().hex[:8]
     empty, _cpu = ansible_playbook(env, tmp, '- hosts: %s\n  gather_facts: false\n  tasks: []\n' % ','.join(hosts),
-                                what='empty playbook')
+                                   what='empty playbook')
     try:
         wall, cpu = ansible_playbook(env, tmp, native_playbook(chains, sample_levels, hosts, '~/' + name),
                                      timeout=7200, what='native async playbook')

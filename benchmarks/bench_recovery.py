@@ -279,7 +279,7 @@ def native_baseline(env, tmp, hosts, sample, seconds, tag):
             with open(os.path.join(jiddir, h + '.json')) as f:
                 jids[h] = json.load(f)
         empty, _cpu = bf.ansible_playbook(env, tmp, '- hosts: %s\n  gather_facts: false\n  tasks: []\n'
-                                       % ','.join(hosts), what='empty playbook')
+                                          % ','.join(hosts), what='empty playbook')
         varfile = os.path.join(tmp, 'jids.json')
         with open(varfile, 'w') as f:
             json.dump({'jnb_jids': jids}, f)
