@@ -23,6 +23,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
+  - jobnet.scheduler.controller_action
 options:
   instances:
     description: Ids of the frame instances to drive.
@@ -55,15 +56,6 @@ options:
     description: Seconds between those calls (C(jobnet_unreachable_delay), default C(2)).
     type: float
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: none
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
-    support: full
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none
