@@ -58,9 +58,10 @@ def test_group_members(group, members):
 
 
 def _allowed_moves():
+    # sorted: pytest-xdist workers (ansible-test units) must collect the same list whatever the hash seed
     for kind, table in ALLOWED.items():
-        for source, targets in table.items():
-            for target in targets:
+        for source, targets in sorted(table.items(), key=lambda kv: kv[0].value):
+            for target in sorted(targets, key=lambda st: st.value):
                 yield pytest.param(kind, source, target, id='%s:%s->%s' % (kind.value, source.value, target.value))
 
 
@@ -79,7 +80,8 @@ def test_allowed_table_covers_exactly_the_states_of_the_kind(kind):
         assert source not in targets
 
 
-@pytest.mark.parametrize('kind, state', [(k, s) for k in Kind for s in _states.STATES_BY_KIND[k]])
+@pytest.mark.parametrize('kind, state', [(k, s) for k in Kind
+                                         for s in sorted(_states.STATES_BY_KIND[k], key=lambda st: st.value)])
 def test_same_state_is_a_no_op(kind, state):
     assert transition(kind, 'x', state, state) is state
 
@@ -127,10 +129,11 @@ REQUIRED_MOVES = [
       if s != t],
 ]
 # init / force_init: anything back to not_submitted
-REQUIRED_MOVES += [(k, s.value, 'not_submitted') for k in Kind for s in _states.STATES_BY_KIND[k]
-                   if s is not State.NOT_SUBMITTED]
+REQUIRED_MOVES += [(k, s.value, 'not_submitted') for k in Kind
+                   for s in sorted(_states.STATES_BY_KIND[k], key=lambda st: st.value) if s is not State.NOT_SUBMITTED]
 # stop: any active frame / net to stopped
-REQUIRED_MOVES += [(k, s.value, 'stopped') for k in (F, N) for s in ACTIVE if s in _states.STATES_BY_KIND[k]]
+REQUIRED_MOVES += [(k, s.value, 'stopped') for k in (F, N) for s in sorted(ACTIVE, key=lambda st: st.value)
+                   if s in _states.STATES_BY_KIND[k]]
 
 
 @pytest.mark.parametrize('kind, current, new', REQUIRED_MOVES,
