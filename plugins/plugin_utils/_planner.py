@@ -100,6 +100,13 @@ def _state(record):
     return State(record['state'])
 
 
+# skip / pause marks: the state an item waits in, the other mark's state, and the word for messages
+_MARKS = {
+    'skip': (State.SKIP_WAIT, State.PAUSE_WAIT, 'skipped'),
+    'pause': (State.PAUSE_WAIT, State.SKIP_WAIT, 'paused'),
+}
+
+
 def _copy_record(record):
     out = dict(record)
     if isinstance(out.get('flags'), dict):
@@ -613,26 +620,18 @@ class Planner:
         """skip / pause / release of a net or job that has not started."""
         item = self._find(path)
         st = _state(item)
-        if what == 'skip':
-            if st in (State.WAITING, State.PAUSE_WAIT) or (st == State.QUEUING and item.get('phase') is None):
-                item['flags']['skip'], item['flags']['pause'] = True, False
-                self.set_item_state(path, State.SKIP_WAIT, 'skip by operator')
+        if what in _MARKS:
+            wait_state, other_state, done = _MARKS[what]
+            other = 'pause' if what == 'skip' else 'skip'
+            if st in (State.WAITING, other_state) or (st == State.QUEUING and item.get('phase') is None):
+                item['flags'][what], item['flags'][other] = True, False
+                self.set_item_state(path, wait_state, '%s by operator' % what)
             elif st == State.NOT_SUBMITTED:
-                item['flags']['skip'], item['flags']['pause'] = True, False
+                item['flags'][what], item['flags'][other] = True, False
                 self._touch(path)
-            elif st != State.SKIP_WAIT:
-                raise OperationError("%s '%s' is %s: only a net or job that has not started can be skipped"
-                                     % (item['kind'], path, st.value))
-        elif what == 'pause':
-            if st in (State.WAITING, State.SKIP_WAIT) or (st == State.QUEUING and item.get('phase') is None):
-                item['flags']['pause'], item['flags']['skip'] = True, False
-                self.set_item_state(path, State.PAUSE_WAIT, 'pause by operator')
-            elif st == State.NOT_SUBMITTED:
-                item['flags']['pause'], item['flags']['skip'] = True, False
-                self._touch(path)
-            elif st != State.PAUSE_WAIT:
-                raise OperationError("%s '%s' is %s: only a net or job that has not started can be paused"
-                                     % (item['kind'], path, st.value))
+            elif st != wait_state:
+                raise OperationError("%s '%s' is %s: only a net or job that has not started can be %s"
+                                     % (item['kind'], path, st.value, done))
         elif what == 'release':
             item['flags']['pause'] = item['flags']['skip'] = False
             if st in (State.PAUSE_WAIT, State.SKIP_WAIT):
