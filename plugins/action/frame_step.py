@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction
 
@@ -44,6 +46,11 @@ class ActionModule(JobnetAction):
             unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'])
         try:
             summary = driver.run(float(opts['step_seconds']))
+        except _engine.ControllerGone:
+            # Nobody reads this worker's result any more: its sibling workers keep the result pipe open, so a
+            # result would block this process for ever. It ends here; the next controller's recovery takes over.
+            store.close()
+            os._exit(3)  # pylint: disable=protected-access
         except (_engine.EngineError, _store.StoreError) as exc:
             # fatal for this host's driver: stop stepping (done) and say why; new launches stop (PEX209)
             result.update(failed=True, done=True, error=str(exc), msg=str(exc), events=driver.events[-500:])

@@ -45,6 +45,10 @@ class EngineError(Exception):
     """A refusal or failure with a message for the operator."""
 
 
+class ControllerGone(EngineError):
+    """The ansible-playbook process that owns this driver died: the driver must stop at once."""
+
+
 # ---------------------------------------------------------------------- controller identity (leases)
 def controller_owner(what, pid=None):
     """Who drives: the ansible-playbook process (the parent of the worker running the action plugin)."""
@@ -307,7 +311,7 @@ class HostDriver:
         if os.getppid() != self.parent:
             # the controller (ansible-playbook) died and this worker was orphaned: stop driving at once, the
             # recovery of the next controller takes over
-            raise EngineError('the controller process %d is gone; this driver stops' % self.parent)
+            raise ControllerGone('the controller process %d is gone; this driver stops' % self.parent)
 
     def _update(self, iid, fn):
         def guarded(inst, items):

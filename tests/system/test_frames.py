@@ -263,3 +263,25 @@ def test_recorder_prints_progress_and_writes_the_event_history_in_utc(run_playbo
     wanted = {('a', 'running'), ('a', 'normal_end'), ('n/d', 'normal_end'), ('', 'normal_end')}
     assert {(e['path'], e['to']) for e in events} >= wanted
     assert all(e['time'].endswith('Z') and e['recorded'].endswith('Z') for e in events)
+
+
+def test_workers_of_a_killed_controller_stop_driving_and_exit(testenv, tmp_path, jobnet_store):
+    from frames import job_pids, kill9, snapshot, start_playbook, wait_for
+    ledger = str(ledger_dir() / 'ledger')
+    frame = {'frame': 'orphans', 'jobs': [
+        {'name': 'long', 'host': 'agent1', 'shell': 'sleep 8'},
+        {'name': 'next', 'host': 'agent2', 'shell': 'echo "next start 0" >> %s' % ledger, 'after': ['long']}]}
+    path = write_frame(tmp_path, frame)
+    proc = start_playbook(testenv, ['jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
+                                    '-e', 'operation_date=%s' % DATE], str(tmp_path / 'run.log'))
+    iid = 'orphans@%s' % DATE
+    wait_for('long to run', lambda: snapshot(jobnet_store, iid)['long']['state'] == 'running', timeout=120)
+    kill9(proc)
+    # the forked workers notice within a round, write nothing more, and end (they would block for ever on the
+    # result pipe of the dead controller otherwise)
+    wait_for('the orphaned workers to exit', lambda: job_pids(path) == [] or job_pids(path), timeout=60)
+    time.sleep(12)  # long ends meanwhile: no driver may record it or start next
+    assert job_pids(path) == [], 'orphaned workers still alive'
+    snap = snapshot(jobnet_store, iid)
+    assert snap['long']['state'] == 'running' and snap['next']['state'] == 'waiting'
+    assert 'next' not in read_ledger(ledger)
