@@ -68,7 +68,7 @@ def test_an_abnormal_end_blocks_successors_and_ends_the_frame_abnormally():
 
 def test_has_errors_while_another_branch_is_still_active():
     pl = planner({'frame': 'fork', 'jobs': [{'name': 'x', 'host': 'h1', 'shell': 'false'},
-                                           {'name': 'y', 'host': 'h2', 'shell': 'sleep 9'}]})
+                                            {'name': 'y', 'host': 'h2', 'shell': 'sleep 9'}]})
     pl.pick_launches('h2', None, aid)
     pl.apply_job('y', {'state': 'running'})
     finish(pl, 'x', 'abnormal_end', 1)
@@ -132,8 +132,8 @@ def test_rerun_restarts_abnormal_jobs_with_a_new_attempt():
 
 def test_resume_does_not_restart_abnormal_jobs_but_clears_a_stop():
     pl = planner({'frame': 'fork', 'jobs': [{'name': 'x', 'host': 'h1', 'shell': 'false'},
-                                           {'name': 'y', 'host': 'h2', 'shell': 'sleep 9'},
-                                           {'name': 'z', 'host': 'h2', 'shell': 'true', 'after': ['y']}]})
+                                            {'name': 'y', 'host': 'h2', 'shell': 'sleep 9'},
+                                            {'name': 'z', 'host': 'h2', 'shell': 'true', 'after': ['y']}]})
     pl.pick_launches('h2', None, aid)
     pl.apply_job('y', {'state': 'running'})
     finish(pl, 'x', 'abnormal_end', 1)
