@@ -63,7 +63,7 @@ class ActionModule(JobnetAction):
             'changed': True,
             'operation': op,
             'instances': [iid],
-            'leases': {iid: _engine.lease_to_dict(lease)},
+            'leases': {iid: lease.to_dict()},
             'hosts': hosts if op in DRIVING else [],
             'stop_hosts': sorted(stops),
             'stop': stops,

@@ -108,7 +108,7 @@ class ActionModule(JobnetAction):
                 refused.append('%s not recovered: %s' % (iid, exc))
                 store.release_lease(lease)
                 continue
-            leases[iid] = _engine.lease_to_dict(lease)
+            leases[iid] = lease.to_dict()
             options[iid] = opts.as_dict()
         for line in refused:
             say('jobnet: ' + line)
@@ -193,7 +193,7 @@ class ActionModule(JobnetAction):
                 failed_ids.add(iid)
                 leases.pop(iid, None)
                 continue
-            leases[iid] = _engine.lease_to_dict(lease)
+            leases[iid] = lease.to_dict()
             say('jobnet: ' + _recovery.start_message(iid))
 
             def fn(inst, items, opts=opts):

@@ -51,7 +51,7 @@ class ActionModule(JobnetAction):
         result.update({
             'changed': True,
             'instances': [instance['id']],
-            'leases': {instance['id']: _engine.lease_to_dict(lease)},
+            'leases': {instance['id']: lease.to_dict()},
             'hosts': frame_hosts,
             'implicit_localhost': implicit_localhost,
             'state': instance['state'],

@@ -14,14 +14,6 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _
 
 display = Display()
 
-BOOL_TRUE = ('1', 'true', 'yes', 'on', 'y')
-
-
-def as_bool(value):
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in BOOL_TRUE
-
 
 class JobnetAction(ActionBase):
     """Base of the frame_* action plugins: they run on the controller only."""

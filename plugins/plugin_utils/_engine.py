@@ -16,7 +16,7 @@ import functools
 import os
 import time
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     LAUNCHED,
     LAUNCHING,
@@ -26,7 +26,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     isotime,
     utcnow,
 )
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State, TERMINAL
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 # Options with their defaults; each is resolvable as task argument > vars jobnet_<name> > env JOBNET_<NAME>
 # > ini [jobnet] <name> (see docs/store.md and docs/frames.md).
@@ -37,8 +37,6 @@ DEFAULTS = {
     'unreachable_retries': 3,  # failed calls in a row before a host counts as down
     'unreachable_delay': 2.0,  # seconds between those retries
 }
-
-MANAGER_HOSTS = frozenset({'localhost'})
 
 
 class EngineError(Exception):
@@ -52,19 +50,9 @@ class ControllerGone(EngineError):
 # ---------------------------------------------------------------------- controller identity (leases)
 def controller_owner(what, pid=None):
     """Who drives: the ansible-playbook process (the parent of the worker running the action plugin)."""
-    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
     pid = pid or os.getppid()
     return _store.default_owner(what, pid=pid, start=_store.process_start_time(pid), program='ansible-playbook',
                                 user=os.environ.get('USER') or str(os.getuid()))
-
-
-def owner_is_dead(owner):
-    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
-    return _store.owner_is_dead(owner)
-
-
-def lease_to_dict(lease):
-    return lease.to_dict()
 
 
 def lease_from_dict(store_mod, data):
@@ -168,7 +156,7 @@ class Engine:
         if isinstance(owner, dict) and owner.get('host') == self.owner.get('host') \
                 and owner.get('pid') == self.owner.get('pid') and owner.get('start') == self.owner.get('start'):
             return True  # this very controller (an earlier play of the same run)
-        return owner_is_dead(owner)
+        return _store.owner_is_dead(owner)
 
     def release(self, lease_dicts):
         for data in (lease_dicts or {}).values():
@@ -563,7 +551,3 @@ class HostDriver:
 
 class HostUnreachable(Exception):
     """The host did not answer (raised by the run_module callable)."""
-
-
-def terminal(state):
-    return State(state) in TERMINAL

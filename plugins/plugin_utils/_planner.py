@@ -52,17 +52,6 @@ def isotime(value=None):
     return value.astimezone(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
-def parse_time(value):
-    if not value:
-        return None
-    if isinstance(value, _dt.datetime):
-        return value
-    text = str(value)
-    if text.endswith('Z'):
-        text = text[:-1] + '+00:00'
-    return _dt.datetime.fromisoformat(text)
-
-
 def new_item(definition):
     """The ``not_submitted`` record of one net or job of a definition."""
     item = {
@@ -427,11 +416,6 @@ class Planner:
                 room -= 1
         return picked
 
-    def relaunchable_on(self, host):
-        """Jobs of ``host`` in phase launching that are still queuing (their launch call did not answer)."""
-        return [p for p in self.jobs() if self.items[p]['host'] == host
-                and self.items[p].get('phase') == LAUNCHING and _state(self.items[p]) == State.QUEUING]
-
     def apply_job(self, path, job):
         """Take a job's state as the host reports it (``job``/``job_info`` return dicts)."""
         item = self.items[path]
@@ -698,11 +682,3 @@ class Planner:
         self._touch(path)
         self.instance['opened'] = True
         self.advance()
-
-    # ------------------------------------------------------------------ summaries
-    def counts(self):
-        out = {}
-        for path in self.jobs():
-            st = self.items[path]['state']
-            out[st] = out.get(st, 0) + 1
-        return out
