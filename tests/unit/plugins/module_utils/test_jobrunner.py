@@ -235,14 +235,25 @@ def test_with_output_reports_offsets_sizes_and_has_more_data(tmp_path):
     assert 'stdout' not in out and out['has_more_data'] is True
 
 
+def _argv(pid):
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        return f.read().split(b'\0')
+
+
 def test_async_status_finished_running_and_lost(tmp_path):
     d = tmp_path / 'async'
     d.mkdir()
     (d / 'j1.1').write_text(json.dumps({'rc': 0, 'stdout': 'x', 'changed': True}))
     (d / 'j2.2').write_text(json.dumps({'started': True, 'finished': False, 'ansible_job_id': 'j2.2'}))
     (d / 'j3.3').write_text(json.dumps({'started': True, 'finished': False, 'ansible_job_id': 'j3.3'}))
-    holder = subprocess.Popen(['sh', '-c', 'sleep 30', 'j2'])     # a process carrying the jid (as async_wrapper)
+    # a process carrying the jid (as async_wrapper); '; :' keeps sh from exec-ing sleep, which would drop the jid
+    holder = subprocess.Popen(['sh', '-c', 'sleep 30; :', 'j2'])
     try:
+        # Popen may return while the child is still inside execve (its cmdline reads empty then): wait for it
+        deadline = time.monotonic() + 10
+        while b'j2' not in _argv(holder.pid):
+            assert time.monotonic() < deadline, 'the holder process never showed its argv'
+            time.sleep(0.01)
         out, unknown = jr.async_status(['j1.1', 'j2.2', 'j3.3', 'j4.4'], str(d))
     finally:
         holder.kill()
