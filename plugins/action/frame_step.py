@@ -39,12 +39,13 @@ class ActionModule(JobnetAction):
             result.update(failed=True, done=True, msg='no lease given for frame instance(s) %s' % ', '.join(missing))
             return result
         opts = {name: self.option(name, task_vars, default) for name, default in _engine.DEFAULTS.items()}
-        driver = _engine.HostDriver(
-            store, _store, host, leases, self.module_runner(task_vars),
-            limit=args.get('limit'), root=args.get('root'),
-            poll_interval=opts['poll_interval'], lease_ttl=opts['lease_ttl'],
-            unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'])
+        driver = None
         try:
+            driver = _engine.HostDriver(
+                store, _store, host, leases, self.module_runner(task_vars),
+                limit=args.get('limit'), root=args.get('root'),
+                poll_interval=opts['poll_interval'], lease_ttl=opts['lease_ttl'],
+                unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'])
             summary = driver.run(float(opts['step_seconds']))
         except _engine.ControllerGone:
             # Nobody reads this worker's result any more: its sibling workers keep the result pipe open, so a
@@ -53,7 +54,8 @@ class ActionModule(JobnetAction):
             os._exit(3)  # pylint: disable=protected-access
         except (_engine.EngineError, _store.StoreError) as exc:
             # fatal for this host's driver: stop stepping (done) and say why; new launches stop (PEX209)
-            result.update(failed=True, done=True, error=str(exc), msg=str(exc), events=driver.events[-500:])
+            result.update(failed=True, done=True, error=str(exc), msg=str(exc),
+                          events=driver.events[-500:] if driver else [])
             return result
         finally:
             store.close()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 
 from ansible import context
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
@@ -36,7 +37,14 @@ class JobnetAction(ActionBase):
 
     def engine(self, store, task_vars, what):
         ttl = float(self.option('lease_ttl', task_vars, _engine.DEFAULTS['lease_ttl']))
-        return _engine.Engine(store, _store, owner=_engine.controller_owner(what), lease_ttl=ttl)
+        try:
+            owner = _engine.controller_owner(what)
+        except _engine.ControllerGone:
+            # ansible-playbook died after forking this worker: nobody reads its result, and a lease taken now
+            # would name the process that adopted the worker. It ends here; the next recovery takes over.
+            store.close()
+            os._exit(3)  # pylint: disable=protected-access
+        return _engine.Engine(store, _store, owner=owner, lease_ttl=ttl)
 
     @staticmethod
     def today():

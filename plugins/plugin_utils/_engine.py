@@ -48,9 +48,25 @@ class ControllerGone(EngineError):
 
 
 # ---------------------------------------------------------------------- controller identity (leases)
+def controller_pid():
+    """The pid of the ansible-playbook process that runs this action plugin, or ControllerGone.
+
+    Action plugins run in a worker process that ansible-playbook forked. When ansible-playbook dies, the worker is
+    re-parented (to init or to a subreaper) and ``os.getppid()`` then names a process that will never die: a lease
+    recorded with it would block every recovery until it expires. multiprocessing keeps the pid of the process
+    that forked the worker, so the two are compared; outside a worker (tests, tools) the parent is the caller.
+    """
+    import multiprocessing
+    pid = os.getppid()
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid and parent.pid != pid:
+        raise ControllerGone('the controller process %d is gone; this worker stops' % parent.pid)
+    return pid
+
+
 def controller_owner(what, pid=None):
     """Who drives: the ansible-playbook process (the parent of the worker running the action plugin)."""
-    pid = pid or os.getppid()
+    pid = pid or controller_pid()
     return _store.default_owner(what, pid=pid, start=_store.process_start_time(pid), program='ansible-playbook',
                                 user=os.environ.get('USER') or str(os.getuid()))
 
@@ -292,7 +308,7 @@ class HostDriver:
         self.ended = 0
         self._renewed = 0.0
         self.summaries = {}
-        self.parent = os.getppid()
+        self.parent = controller_pid()
 
     # ------------------------------------------------------------------ store helpers
     def _check_parent(self):

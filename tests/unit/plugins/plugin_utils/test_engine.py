@@ -141,3 +141,58 @@ def test_a_second_controller_is_refused_while_the_first_lives(store):
     other = _engine.Engine(store, _store, owner=dict(_engine.controller_owner('test'), pid=1, start='1'))
     with pytest.raises(_engine.EngineError, match='driven by'):
         other.acquire(inst['id'])
+
+
+def _worker_reports_controller(conn, parent_gone):
+    """A forked worker, as ansible-playbook forks them: wait until told, then say whose lease it would take."""
+    parent_gone.wait(10)
+    try:
+        conn.send(('pid', _engine.controller_pid()))
+    except _engine.ControllerGone as exc:
+        conn.send(('gone', str(exc)))
+    conn.close()
+
+
+def _controller(conn, parent_gone, started):
+    """A controller that forks one worker and dies while the worker lives (as under kill -9)."""
+    import multiprocessing
+    import os
+    ctx = multiprocessing.get_context('fork')
+    worker = ctx.Process(target=_worker_reports_controller, args=(conn, parent_gone))
+    worker.start()
+    started.send(os.getpid())
+    os._exit(0)  # pylint: disable=protected-access
+
+
+def test_a_worker_whose_controller_died_takes_no_lease_in_the_name_of_its_new_parent():
+    import multiprocessing
+    import os
+    ctx = multiprocessing.get_context('fork')
+    # the live case: the worker's parent is the controller
+    here, there = ctx.Pipe()
+    ready = ctx.Event()
+    ready.set()
+    live = ctx.Process(target=_worker_reports_controller, args=(there, ready))
+    live.start()
+    assert here.recv() == ('pid', os.getpid())
+    live.join(10)
+    # the orphan: the controller is gone; getppid() now names init (or a subreaper), which never dies
+    here, there = ctx.Pipe()
+    started_r, started_w = ctx.Pipe(duplex=False)
+    gone = ctx.Event()
+    controller = ctx.Process(target=_controller, args=(there, gone, started_w))
+    controller.start()
+    controller_pid = started_r.recv()
+    # join() without a timeout waits on the pid itself: the worker still holds the controller's sentinel pipe
+    controller.join()
+    gone.set()
+    assert here.poll(10), 'the orphaned worker did not answer'
+    kind, what = here.recv()
+    assert kind == 'gone', what
+    assert 'controller process %d is gone' % controller_pid in what
+
+
+def test_controller_owner_outside_a_worker_names_the_caller_s_parent():
+    import os
+    assert _engine.controller_pid() == os.getppid()
+    assert _engine.controller_owner('test')['pid'] == os.getppid()
