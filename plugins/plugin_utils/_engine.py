@@ -252,9 +252,7 @@ class Engine:
             elif operation in ('init', 'force_init'):
                 stop = pl.init(path, force=operation == 'force_init')
             elif operation in ('skip', 'pause', 'release'):
-                if not path:
-                    raise OperationError('%s needs the path of a net or job (-e path=NET/JOB)' % operation)
-                pl.mark(path, operation)
+                pl.mark(path, operation)  # without path: the whole frame
             elif operation == 'stop':
                 stop = pl.stop(path)
             elif operation == 'record':

@@ -223,7 +223,12 @@ class Planner:
                 self.set_item_state(path, State.WAITING, 'submitted')
             if item['kind'] == NET:
                 item['opened'] = False
-        if self.start_at is not None and self.now < self.start_at:
+        frame_flags = self.instance['flags']
+        if frame_flags.get('skip'):
+            self.set_frame_state(State.SKIP_WAIT, 'submitted with skip')
+        elif frame_flags.get('pause'):
+            self.set_frame_state(State.PAUSE_WAIT, 'submitted with pause')
+        elif self.start_at is not None and self.now < self.start_at:
             self.set_frame_state(State.STANDBY, 'start time %s not reached' % isotime(self.start_at))
         else:
             self.set_frame_state(State.WAITING, 'submitted')
@@ -238,11 +243,18 @@ class Planner:
         inst_state = _state(self.instance)
         if inst_state == State.NOT_SUBMITTED:
             return
-        if inst_state == State.STANDBY:
-            if self.start_at is None or self.now >= self.start_at:
-                self.set_frame_state(State.WAITING, 'start time reached')
-            else:
+        if inst_state in (State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT):
+            if not self.start_time_reached():
                 return
+            if inst_state == State.SKIP_WAIT:
+                self._skip_frame('start conditions met: skipped')
+                return
+            if inst_state == State.PAUSE_WAIT:
+                self.set_frame_state(State.PAUSED, 'start conditions met: paused')
+                return
+            self.set_frame_state(State.WAITING, 'start time reached')
+        if inst_state == State.PAUSED and self.frame_held():
+            return  # paused by an operator before it started: nothing inside starts until release
         if not self.instance.get('opened') and _state(self.instance) == State.WAITING and not self.frame_stopped():
             self.instance['opened'] = True
             self.instance_changed = True
@@ -254,6 +266,22 @@ class Planner:
             self._derive_all()
             if (len(self.events), len(self.changed_items)) == before:
                 break
+
+    def start_time_reached(self):
+        return self.start_at is None or self.now >= self.start_at
+
+    def frame_held(self):
+        """True for a frame paused by an operator's mark before it started (not opened)."""
+        return _state(self.instance) == State.PAUSED and not self.instance.get('opened')
+
+    def _skip_frame(self, reason):
+        """The whole frame to skip_end: every net and job that has not started is skipped with it."""
+        for path in self.defs:
+            st = _state(self.items[path])
+            if st in WAITING_LIKE or st == State.PAUSED or (
+                    st == State.QUEUING and self.items[path].get('phase') is None):
+                self.set_item_state(path, State.SKIP_END, 'frame %s skipped' % self.instance['frame'])
+        self.set_frame_state(State.SKIP_END, reason)
 
     def _open_level(self, parent):
         for path in self.children.get(parent, []):
@@ -496,8 +524,8 @@ class Planner:
         st = _state(self.instance)
         if st in TERMINAL or st == State.NOT_SUBMITTED:
             return True
-        if st == State.STANDBY:
-            return False
+        if st in (State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT):
+            return False  # its start time comes: the driver waits for it
         return not [p for p in self.active_jobs() if self.items[p]['host'] not in down_hosts]
 
     # ------------------------------------------------------------------ operations
@@ -514,6 +542,12 @@ class Planner:
         if st in (State.NOT_SUBMITTED, State.STANDBY):
             raise OperationError('frame instance %s is %s: it cannot be rerun (submit it, or wait for its start '
                                  'time)' % (self.instance['id'], st.value))
+        if st == State.SKIP_END:
+            raise OperationError('frame instance %s was skipped (skip_end): init it (jobnet.scheduler.init) to run '
+                                 'it again' % self.instance['id'])
+        if st in (State.SKIP_WAIT, State.PAUSE_WAIT) or self.frame_held():
+            raise OperationError('frame instance %s is %s by an operator: release it first (jobnet.scheduler.release '
+                                 'without path)' % (self.instance['id'], st.value))
         if self.instance.get('flags', {}).get('stopped'):
             self.instance['flags']['stopped'] = False
             self.instance_changed = True
@@ -540,7 +574,10 @@ class Planner:
         """The automatic rerun after recovery: stopped frames and nets start again, waiting and queued items
         go on, running jobs are followed; abnormal ends are only fetched, not restarted (tables 5.429-5.431)."""
         st = _state(self.instance)
-        if st in (State.NOT_SUBMITTED, State.STANDBY):
+        if st == State.SKIP_WAIT:
+            self._skip_frame('automatic rerun after recovery: skipped')  # table 5.429: skip_wait -> skip_end
+            return
+        if st in (State.NOT_SUBMITTED, State.STANDBY, State.PAUSE_WAIT) or self.frame_held():
             self.advance()
             return
         if self.instance.get('flags', {}).get('stopped'):
@@ -589,7 +626,7 @@ class Planner:
             self.set_item_state(p, State.NOT_SUBMITTED, 'force init' if force else 'init')
         if not path:
             self.instance['opened'] = False
-            self.instance.setdefault('flags', {})['stopped'] = False
+            self.instance.setdefault('flags', {}).update(stopped=False, skip=False, pause=False)
             self.instance['started'] = self.instance['ended'] = None
             self.set_frame_state(State.NOT_SUBMITTED, 'force init' if force else 'init')
         else:
@@ -600,8 +637,54 @@ class Planner:
                 self.advance()
         return to_stop
 
+    def mark_frame(self, what):
+        """skip / pause / release of the whole frame, before it starts (not_submitted, standby)."""
+        inst = self.instance
+        flags = inst.setdefault('flags', {})
+        st = _state(inst)
+        iid = inst['id']
+        if what in _MARKS:
+            wait_state, other_state, done = _MARKS[what]
+            other = 'pause' if what == 'skip' else 'skip'
+            if st == State.NOT_SUBMITTED:
+                flags[what], flags[other] = True, False  # taken when the frame is next run
+                inst['updated'] = isotime(self.now)
+                self.instance_changed = True
+            elif st in (State.STANDBY, other_state) or (st == State.WAITING and not inst.get('opened')):
+                flags[what], flags[other] = True, False
+                self.set_frame_state(wait_state, '%s by operator' % what)
+            elif st != wait_state:
+                raise OperationError('frame instance %s is %s: only a frame that has not started (not_submitted, '
+                                     'standby) can be %s as a whole; give the path of a net or job to mark it '
+                                     'instead' % (iid, st.value, done))
+        elif what == 'release':
+            if st in (State.PAUSE_WAIT, State.SKIP_WAIT):
+                flags['skip'] = flags['pause'] = False
+                if self.start_time_reached():
+                    self.set_frame_state(State.WAITING, 'released by operator')
+                else:
+                    self.set_frame_state(State.STANDBY, 'released by operator; start time %s not reached'
+                                         % isotime(self.start_at))
+            elif self.frame_held():
+                flags['skip'] = flags['pause'] = False
+                self.set_frame_state(State.WAITING, 'released by operator')
+            elif st == State.NOT_SUBMITTED:
+                flags['skip'] = flags['pause'] = False
+                inst['updated'] = isotime(self.now)
+                self.instance_changed = True
+            else:
+                raise OperationError('frame instance %s is %s: only a frame paused before it started, or in '
+                                     'pause_wait or skip_wait, can be released as a whole; give the path of a '
+                                     'paused net or job to release it instead' % (iid, st.value))
+        else:
+            raise OperationError('unknown mark %r' % what)
+        self.advance()
+
     def mark(self, path, what):
-        """skip / pause / release of a net or job that has not started."""
+        """skip / pause / release of a net or job that has not started (of the frame when ``path`` is empty)."""
+        if not path:
+            self.mark_frame(what)
+            return
         item = self._find(path)
         st = _state(item)
         if what in _MARKS:

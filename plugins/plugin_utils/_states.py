@@ -128,6 +128,9 @@ RULES = (
     ('skip / pause (change the mark)', _FNJ, {S.SKIP_WAIT, S.PAUSE_WAIT}, {S.SKIP_WAIT, S.PAUSE_WAIT}),
     ('skip (conditions already met, or the net is skipped)', _FNJ,
      {S.WAITING, S.QUEUING, S.QUEUING_ENV_DOWN, S.PAUSE_WAIT, S.PAUSED}, {S.SKIP_END}),
+    # skip / pause / release of a whole frame before it starts
+    ('skip / pause (frame before its start time)', frozenset({Kind.FRAME}), {S.STANDBY}, {S.SKIP_WAIT, S.PAUSE_WAIT}),
+    ('release (frame before its start time)', frozenset({Kind.FRAME}), {S.SKIP_WAIT, S.PAUSE_WAIT}, {S.STANDBY}),
     # release
     ('release', _FNJ, {S.PAUSE_WAIT, S.SKIP_WAIT}, {S.WAITING}),
     ('release (paused)', _FNJ, {S.PAUSED}, {S.QUEUING, S.RUNNING, S.WAITING}),

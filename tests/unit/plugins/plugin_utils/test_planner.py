@@ -182,3 +182,107 @@ def test_nets_start_after_their_dependencies_and_carry_times():
     finish(pl, 'net/x')
     assert states(pl)['net'] == 'normal_end' and pl.items['net']['ended']
     assert states(pl)[''] == 'normal_end'
+
+
+# ------------------------------------------------------------------ marks on a whole frame
+def standby(frame, minutes=10):
+    """A submitted frame whose start time is ``minutes`` away; returns (planner factory, start time)."""
+    import datetime
+    now = datetime.datetime(2026, 1, 1, 20, 0, tzinfo=datetime.timezone.utc)
+    start = now + datetime.timedelta(minutes=minutes)
+    defn = _model.normalise(frame, hosts=HOSTS)
+    inst = {'id': '%s@2026-01-01' % frame['frame'], 'frame': frame['frame'], 'operation_date': '2026-01-01',
+            'uid': 'u', 'state': 'not_submitted', 'definition': defn, 'flags': {}}
+    pl = Planner(defn, inst, initial_items(defn), now=now, start_at=start)
+    pl.submit()
+    assert pl.instance['state'] == 'standby'
+
+    def later(pl, minutes):
+        return Planner(defn, pl.instance, pl.items, now=now + datetime.timedelta(minutes=minutes), start_at=start)
+    return pl, later
+
+
+def test_a_frame_skipped_before_its_start_time_waits_then_skips_every_item():
+    pl, later = standby(CHAIN)
+    pl.mark(None, 'skip')
+    assert states(pl) == {'': 'skip_wait', 'a': 'waiting', 'b': 'waiting', 'c': 'waiting'}
+    assert not pl.quiescent(), 'the driver waits for the start time'
+    pl = later(pl, 5)
+    pl.advance()
+    assert states(pl)[''] == 'skip_wait'
+    pl = later(pl, 10)
+    pl.advance()
+    assert states(pl) == {'': 'skip_end', 'a': 'skip_end', 'b': 'skip_end', 'c': 'skip_end'}
+    assert pl.quiescent() and pl.instance['ended']
+    assert not pl.pick_launches('h1', None, aid)
+    with pytest.raises(OperationError, match='was skipped'):
+        pl.rerun()
+
+
+def test_a_frame_paused_before_its_start_time_is_paused_at_it_and_starts_when_released():
+    pl, later = standby(CHAIN)
+    pl.mark('', 'pause')
+    assert states(pl)[''] == 'pause_wait'
+    pl = later(pl, 11)
+    pl.advance()
+    assert states(pl) == {'': 'paused', 'a': 'waiting', 'b': 'waiting', 'c': 'waiting'}
+    assert pl.quiescent() and not pl.pick_launches('h1', None, aid)
+    with pytest.raises(OperationError, match='release it first'):
+        pl.rerun()
+    pl.mark(None, 'release')
+    assert states(pl) == {'': 'running', 'a': 'queuing', 'b': 'waiting', 'c': 'waiting'}
+    finish(pl, 'a')
+    finish(pl, 'b')
+    finish(pl, 'c')
+    assert states(pl)[''] == 'normal_end'
+
+
+def test_release_of_a_frame_mark_before_its_start_time_goes_back_to_standby():
+    pl, later = standby(CHAIN)
+    pl.mark(None, 'skip')
+    pl.mark(None, 'pause')  # the other mark replaces the first
+    assert states(pl)[''] == 'pause_wait'
+    assert pl.instance['flags']['pause'] and not pl.instance['flags']['skip']
+    pl.mark(None, 'release')
+    assert states(pl)[''] == 'standby'
+    pl = later(pl, 10)
+    pl.advance()
+    assert states(pl)['a'] == 'queuing'
+
+
+def test_a_mark_on_a_not_submitted_frame_is_taken_when_it_is_run():
+    defn = _model.normalise(CHAIN, hosts=HOSTS)
+    inst = {'id': 'chain@2026-01-01', 'frame': 'chain', 'operation_date': '2026-01-01', 'uid': 'u',
+            'state': 'not_submitted', 'definition': defn, 'flags': {}}
+    pl = Planner(defn, inst, initial_items(defn))
+    pl.mark(None, 'skip')
+    assert states(pl)[''] == 'not_submitted' and pl.instance_changed
+    pl.submit()  # no start time: skipped at once
+    assert states(pl) == {'': 'skip_end', 'a': 'skip_end', 'b': 'skip_end', 'c': 'skip_end'}
+    pl.init()
+    assert pl.instance['flags'].get('skip') is False, 'init clears the operator mark of the frame'
+
+
+def test_a_started_frame_cannot_be_skipped_or_paused_as_a_whole():
+    pl = planner(CHAIN)
+    for what in ('skip', 'pause'):
+        with pytest.raises(OperationError, match='only a frame that has not started'):
+            pl.mark(None, what)
+    with pytest.raises(OperationError, match='only a frame paused before it started'):
+        pl.mark(None, 'release')
+
+
+def test_the_automatic_rerun_ends_a_skip_wait_frame_and_keeps_a_pause_wait_one():
+    pl, later = standby(CHAIN)
+    pl.mark(None, 'skip')
+    pl = later(pl, 1)
+    pl.resume()
+    assert states(pl)[''] == 'skip_end'  # table 5.429: skip_wait -> skip_end after the rerun
+    pl, later = standby(CHAIN)
+    pl.mark(None, 'pause')
+    pl = later(pl, 1)
+    pl.resume()
+    assert states(pl)[''] == 'pause_wait'
+    pl = later(pl, 10)
+    pl.resume()
+    assert states(pl)[''] == 'paused'
