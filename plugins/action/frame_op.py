@@ -42,7 +42,9 @@ class ActionModule(JobnetAction):
                 raise AnsibleActionFail('no frame instance %s in the store %s (known: %s)'
                                         % (iid, getattr(store, 'url', ''), ', '.join(known) or 'none'))
             hosts = list(instance['definition'].get('hosts', []))
-            if op in DRIVING:
+            # skip / pause of a whole frame: it waits for its start time, so the playbook drives it there
+            driving = op in DRIVING or (op in ('skip', 'pause') and not args.get('path'))
+            if driving:
                 self.check_forks(hosts)
             lease = engine.acquire(iid)
             try:
@@ -64,7 +66,7 @@ class ActionModule(JobnetAction):
             'operation': op,
             'instances': [iid],
             'leases': {iid: lease.to_dict()},
-            'hosts': hosts if op in DRIVING else [],
+            'hosts': hosts if driving else [],
             'stop_hosts': sorted(stops),
             'stop': stops,
             'state': outcome['state'],

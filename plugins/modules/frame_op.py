@@ -14,6 +14,10 @@ description:
   - C(init) puts the frame (or one net / job, O(path)) back to C(not_submitted), refused while its jobs run;
     C(force_init) does the same and returns the running jobs to stop in RV(stop).
   - C(skip) / C(pause) mark a net or job that has not started; C(release) undoes them or releases a paused item.
+  - Without O(path), C(skip) / C(pause) mark the whole frame before it starts (C(not_submitted) or C(standby)). It
+    goes to C(skip_wait) / C(pause_wait) and, at its start time, to C(skip_end) (every net and job with it) or
+    C(paused). C(release) without O(path) undoes the mark, or starts a frame paused that way. The instance is
+    then handed to a drive play, which waits for the start time.
   - C(stop) stops the frame (or the net O(path)); nothing new starts there; running jobs end on their own unless
     O(kill) is set (their ids are then in RV(stop)).
   - C(force_start) starts a job now, whatever its start conditions and its host's limit.
@@ -39,7 +43,8 @@ options:
     description: The instance's operation date (C(YYYY-MM-DD)); today when omitted.
     type: str
   path:
-    description: The net or job the operation applies to (C(net/job)); the whole frame when omitted (init, force_init, stop).
+    description: The net or job the operation applies to (C(net/job)); the whole frame when omitted (required for
+      C(force_start)).
     type: str
   kill:
     description: With C(stop), also stop the running jobs inside.
@@ -65,6 +70,13 @@ EXAMPLES = r"""
     operation: pause
     frame: nightly
     path: load/merge
+
+- name: Skip tonight's whole nightly frame before its start time
+  jobnet.scheduler.frame_op:
+    operation: skip
+    frame: nightly
+    operation_date: "2026-11-21"
+  register: jobnet_run
 """
 
 RETURN = r"""

@@ -117,3 +117,49 @@ def test_init_is_refused_while_jobs_run_and_force_init_stops_them(testenv, run_p
     data = json.loads(out.stdout.split('=>', 1)[1])
     assert [j['state'] for j in data['jobs']] == ['stopped'], data
     assert [r[0] for r in read_ledger(ledger)['long']] == ['start']
+
+
+def test_a_whole_frame_paused_or_skipped_before_it_starts(run_playbook, tmp_path, jobnet_store):
+    """skip / pause / release without path: the frame's own marks, taken at its start (table 5.429 rows)."""
+    import datetime
+    ledger = str(ledger_dir() / 'ledger')
+    iid = 'ops@%s' % DATE
+    frame = {'frame': 'ops', 'jobs': [
+        {'name': 'a', 'host': 'agent1', 'shell': rec('a', ledger)},
+        {'name': 'b', 'host': 'agent2', 'shell': rec('b', ledger), 'after': ['a']}]}
+    path = write_frame(tmp_path, frame)
+    # a started frame cannot be marked as a whole
+    res = run_playbook(['jobnet.scheduler.run', '-e', 'frame_file=%s' % path, '-e', 'operation_date=%s' % DATE])
+    assert res.returncode == 0, res.stdout[-3000:]
+    refused = op(run_playbook, 'pause')
+    assert refused.returncode != 0 and 'only a frame that has not started' in refused.stdout, refused.stdout[-2000:]
+
+    # init, pause the frame, run it: it is paused at once (no start time); nothing starts until release
+    assert op(run_playbook, 'init').returncode == 0
+    res = op(run_playbook, 'pause')
+    assert res.returncode == 0, res.stdout[-3000:]
+    res = run_playbook(['jobnet.scheduler.run', '-e', 'frame_file=%s' % path, '-e', 'operation_date=%s' % DATE])
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert states(status(run_playbook, tmp_path)) == {'': 'paused', 'a': 'waiting', 'b': 'waiting'}
+    assert starts(ledger, 'a') == 1, 'only the first run started a'
+    res = op(run_playbook, 'release')
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert states(status(run_playbook, tmp_path)) == {'': 'normal_end', 'a': 'normal_end', 'b': 'normal_end'}
+    assert starts(ledger, 'a') == 2 and starts(ledger, 'b') == 2
+
+    # a frame with a start time, skipped while it waits for it: skip_wait, then skip_end at the start time
+    assert op(run_playbook, 'init').returncode == 0
+    start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=6)).isoformat(
+        timespec='seconds')
+    timed = write_frame(tmp_path, dict(frame, start_at=start), 'timed.yml')
+    res = op(run_playbook, 'skip')
+    assert res.returncode == 0, res.stdout[-3000:]
+    res = run_playbook(['jobnet.scheduler.run', '-e', 'frame_file=%s' % timed, '-e', 'operation_date=%s' % DATE])
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert 'submitted (skip_wait)' in res.stdout, res.stdout[-3000:]
+    snap = snapshot(jobnet_store, iid)
+    assert {p: it['state'] for p, it in snap.items()} == {'': 'skip_end', 'a': 'skip_end', 'b': 'skip_end'}
+    assert snap['']['ended'] >= start.replace('+00:00', '')
+    assert starts(ledger, 'a') == 2 and starts(ledger, 'b') == 2, 'a skipped frame starts nothing'
+    refused = op(run_playbook, 'rerun')
+    assert refused.returncode != 0 and 'was skipped (skip_end)' in refused.stdout, refused.stdout[-2000:]

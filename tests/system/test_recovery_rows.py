@@ -1,6 +1,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Recovery after a real ``kill -9`` of ansible-playbook, one scenario per row of tables 5.429, 5.430 and 5.431.
 
+The frame row ``waiting`` is not here: a frame is ``waiting`` only inside the transaction that submits it, until
+start conditions other than the start time (triggers) exist; its row is covered by the pure table tests.
+
 One scenario puts many frames, nets and jobs into every state of the tables at once: several ``run`` controllers
 are started, the test waits until each item is in its row's state, kills every controller with SIGKILL, lets
 some jobs end while no controller runs, then recovers twice: with ``auto_rerun=false`` (the "after recovery"
@@ -43,7 +46,7 @@ class Scenario:
         self.manager_pids_before = []
 
 
-def frames(ledger, gate, gate_mgr, start_future, start_past):
+def frames(ledger, gate, gate_mgr, start_future, start_past, start_skip):
     L = ledger
     rows = {
         'frame': 'rows',
@@ -93,6 +96,10 @@ def frames(ledger, gate, gate_mgr, start_future, start_past):
         'fr_standby_future': {'frame': 'fr_standby_future', 'start_at': start_future,
                               'jobs': [quick('f9', 'agent2', L)]},
         'fr_standby_past': {'frame': 'fr_standby_past', 'start_at': start_past, 'jobs': [quick('f10', 'agent2', L)]},
+        # marked as a whole by an operator before their start time (skip / pause without path)
+        'fr_skip_wait': {'frame': 'fr_skip_wait', 'start_at': start_future, 'jobs': [quick('f11', 'agent2', L)]},
+        'fr_pause_wait': {'frame': 'fr_pause_wait', 'start_at': start_future, 'jobs': [quick('f12', 'agent3', L)]},
+        'fr_skip_end': {'frame': 'fr_skip_end', 'start_at': start_skip, 'jobs': [quick('f13', 'agent2', L)]},
     }
 
 
@@ -115,6 +122,7 @@ def scenario(testenv, tmp_path_factory):
     now = datetime.datetime.now(datetime.timezone.utc)
     start_future = (now + datetime.timedelta(seconds=180)).isoformat(timespec='seconds')
     start_past = (now + datetime.timedelta(seconds=25)).isoformat(timespec='seconds')
+    start_skip = (now + datetime.timedelta(seconds=50)).isoformat(timespec='seconds')
     # agent3 may run two jobs at once: j_queuing waits for a slot behind j_agent_running and j_agent3_busy
     extra_inv = tmp / 'limits.ini'
     extra_inv.write_text('[agents]\nagent3 jobnet_max_running=2\n')
@@ -122,7 +130,7 @@ def scenario(testenv, tmp_path_factory):
     sc.ledger = ledger
     sc.url = url
     procs = {}
-    for name, frame in frames(ledger, gate, gate_mgr, start_future, start_past).items():
+    for name, frame in frames(ledger, gate, gate_mgr, start_future, start_past, start_skip).items():
         path = write_frame(tmp, frame, name + '.yml')
         procs[name] = start_playbook(testenv, ['-i', testenv.inventory, '-i', str(extra_inv), 'jobnet.scheduler.run',
                                                '-e', 'frame_file=%s' % path, '-e', 'operation_date=%s' % DATE],
@@ -141,6 +149,7 @@ def scenario(testenv, tmp_path_factory):
         'fr_abnormal': {'': 'abnormal_end'}, 'fr_normal': {'': 'normal_end'}, 'fr_paused': {'f5': 'paused'},
         'fr_has_errors': {'f6': 'abnormal_end', 'f7': 'running'}, 'fr_stopped': {'f8': 'running'},
         'fr_standby_future': {'': 'standby'}, 'fr_standby_past': {'': 'standby'},
+        'fr_skip_wait': {'': 'standby'}, 'fr_pause_wait': {'': 'standby'}, 'fr_skip_end': {'': 'standby'},
     }
     alive = dict(procs)
 
@@ -162,6 +171,26 @@ def scenario(testenv, tmp_path_factory):
     finally:
         for p in alive.values():
             kill9(p)
+    # an operator skips or pauses three standby frames as a whole; each playbook drives its frame towards its start
+    # time: two are killed while their frame waits (skip_wait, pause_wait), one reaches its start time (skip_end)
+    marks = {}
+    for frame, op in (('fr_skip_wait', 'skip'), ('fr_pause_wait', 'pause'), ('fr_skip_end', 'skip')):
+        marks[frame] = start_playbook(testenv, ['jobnet.scheduler.%s' % op, '-e', 'frame=%s' % frame,
+                                                '-e', 'operation_date=%s' % DATE],
+                                      str(tmp / (frame + '-mark.log')), env=env)
+    wait_for('the marked frames to wait', lambda: (
+        snapshot(url, iid('fr_skip_wait'))['']['state'], snapshot(url, iid('fr_pause_wait'))['']['state'],
+        snapshot(url, iid('fr_skip_end'))['']['state']) == ('skip_wait', 'pause_wait', 'skip_wait'), timeout=120)
+    for frame in ('fr_skip_wait', 'fr_pause_wait'):
+        kill9(marks.pop(frame))
+        sc.before[iid(frame)] = states_of(snapshot(url, iid(frame)))
+    rc = marks['fr_skip_end'].wait(timeout=120)
+    marks['fr_skip_end'].log_file.close()
+    with open(str(tmp / 'fr_skip_end-mark.log')) as f:
+        sc.skip_end_log = f.read()
+    assert rc == 0, sc.skip_end_log[-3000:]
+    sc.before[iid('fr_skip_end')] = states_of(snapshot(url, iid('fr_skip_end')))
+
     # while no controller runs: j_agent_ended ends on its own; the standby_past start time passes
     wait_for('j_agent_ended to end on its host', lambda: 'j_agent_ended' in read_ledger(ledger) and any(
         r[0] == 'end' for r in read_ledger(ledger)['j_agent_ended']), timeout=60)
@@ -298,6 +327,9 @@ def test_net_row(scenario, row, path, recovered, rerun):
 # ------------------------------------------------------------------------------------------- table 5.429 (frames)
 FRAME_ROWS = [
     ('5.429-normal_end', 'fr_normal', 'normal_end', 'normal_end'),
+    ('5.429-skip_end', 'fr_skip_end', 'skip_end', 'skip_end'),
+    ('5.429-skip_wait', 'fr_skip_wait', 'skip_wait', 'skip_end'),
+    ('5.429-pause_wait', 'fr_pause_wait', 'pause_wait', 'paused'),
     ('5.429-paused', 'fr_paused', 'paused', 'paused'),
     ('5.429-standby-recovery-ended-before-the-start-time', 'fr_standby_future', 'standby', 'normal_end'),
     ('5.429-standby-recovery-ended-after-the-start-time', 'fr_standby_past', 'not_submitted', 'not_submitted'),
@@ -315,12 +347,23 @@ def test_frame_row(scenario, row, frame, recovered, rerun):
     assert st(scenario.rerun[iid(frame)], '') == rerun, (row, scenario.rerun_output[-3000:])
 
 
+def test_5_429_frames_marked_as_a_whole_never_start_a_job(scenario):
+    assert scenario.before[iid('fr_skip_end')][''] == 'skip_end', scenario.skip_end_log[-3000:]
+    assert 'skip of fr_skip_end@%s done; frame state skip_wait' % DATE in scenario.skip_end_log
+    runs = read_ledger(scenario.ledger)
+    for frame, job, state in (('fr_skip_end', 'f13', 'skip_end'), ('fr_skip_wait', 'f11', 'skip_end'),
+                              ('fr_pause_wait', 'f12', 'waiting')):
+        assert job not in runs, '%s of %s must not start' % (job, frame)
+        assert st(scenario.rerun[iid(frame)], job) == state
+
+
 def test_recovery_prints_progress_per_frame_in_name_order_and_all_done(scenario):
     out = scenario.recover_output
     order = [line.split('PEX058')[1] for line in out.splitlines() if 'PEX058' in line]
-    assert len(order) == 10, out[-3000:]
+    assert len(order) == 13, out[-3000:]
     names = sorted(['rows', 'fr_running_agent', 'fr_manager', 'fr_abnormal', 'fr_normal', 'fr_paused',
-                    'fr_has_errors', 'fr_stopped', 'fr_standby_future', 'fr_standby_past'])
+                    'fr_has_errors', 'fr_stopped', 'fr_standby_future', 'fr_standby_past', 'fr_skip_wait',
+                    'fr_pause_wait', 'fr_skip_end'])
     seen = []
     for line in order:
         for n in names:
