@@ -6,7 +6,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
 
 OPERATIONS = ('rerun', 'init', 'force_init', 'skip', 'pause', 'release', 'stop', 'force_start', 'resume', 'record')
 # operations after which the frame goes on: the playbook drives it right away
@@ -70,5 +70,6 @@ class ActionModule(JobnetAction):
             'stop_hosts': sorted(stops),
             'stop': stops,
             'state': outcome['state'],
+            'events': engine.events[-EVENTS_RETURNED:],
         })
         return result

@@ -14,7 +14,7 @@ import time
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _recovery, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import utcnow
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
@@ -180,6 +180,7 @@ class ActionModule(JobnetAction):
         now = utcnow()
         total = len(iids)
         resumed, stops, messages, failed, failed_ids = [], {}, [], [], set()
+        all_events = []
         for k, iid in enumerate(iids, 1):
             opts = _recovery.RecoveryOptions(**plan['options'][iid])
             lease = _engine.lease_from_dict(_store, leases[iid])
@@ -225,6 +226,7 @@ class ActionModule(JobnetAction):
                 continue
             if events:
                 store.append_events(iid, events)
+                all_events.extend(dict(e, instance=iid) for e in events)
             for line in res.messages:
                 say('jobnet: %s' % line)
             messages.extend(res.messages)
@@ -266,4 +268,5 @@ class ActionModule(JobnetAction):
             'stopped_on_manager': stops,
             'failed_instances': failed,
             'refused': plan.get('refused') or [],
+            'events': all_events[-EVENTS_RETURNED:],
         }

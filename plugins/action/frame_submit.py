@@ -6,7 +6,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
 
 
 class ActionModule(JobnetAction):
@@ -56,5 +56,6 @@ class ActionModule(JobnetAction):
             'implicit_localhost': implicit_localhost,
             'state': instance['state'],
             'operation_date': date,
+            'events': engine.events[-EVENTS_RETURNED:],
         })
         return result

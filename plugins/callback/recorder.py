@@ -11,10 +11,11 @@ description:
     AWX / Automation Platform through ansible-runner).
   - While a frame runs it prints a progress line per frame instance (jobs ended / running / queued / errors), at most
     every O(progress_interval) seconds.
-  - It appends every state change that the frame drivers report, and every job state that the
-    M(jobnet.scheduler.job) and M(jobnet.scheduler.job_info) modules report, to an event history of JSON lines, one
-    file per frame instance (C(<history_dir>/<frame>@<date>.jsonl); job results without a frame go to
-    C(<history_dir>/jobs.jsonl)). Times are ISO-8601 UTC. The run chart reads these files.
+  - It appends every state change that the frame drivers, submits, operations and recoveries report (each with its
+    C(source), the action that made it), and every job state that the M(jobnet.scheduler.job) and
+    M(jobnet.scheduler.job_info) modules report, to an event history of JSON lines, one file per frame instance
+    (C(<history_dir>/<frame>@<date>.jsonl); job results without a frame go to C(<history_dir>/jobs.jsonl)).
+    Times are ISO-8601 UTC. The run chart reads these files.
   - The frame state itself is recorded by the action plugins, in the state store, before each next decision; this
     callback never writes the store, so a run without it loses no state, only the history file and the progress lines.
   - Enable it with C(callbacks_enabled = jobnet.scheduler.recorder) in C(ansible.cfg) (or C(ANSIBLE_CALLBACKS_ENABLED));
@@ -96,11 +97,11 @@ class CallbackModule(CallbackBase):
             self._display.warning('jobnet.scheduler.recorder: cannot append to the history in %s: %s'
                                   % (self._dir, exc))
 
-    def _record_frame_events(self, host, res):
+    def _record_frame_events(self, host, res, source):
         per_instance = {}
         for ev in res.get('events') or []:
             if isinstance(ev, dict) and ev.get('instance'):
-                rec = dict(ev, recorded=_now(), driver=host)
+                rec = dict(ev, recorded=_now(), driver=host, source=source)
                 per_instance.setdefault(ev['instance'], []).append(rec)
         for iid, recs in per_instance.items():
             self._append(iid, recs)
@@ -147,8 +148,11 @@ class CallbackModule(CallbackBase):
             return
         host = result.host.get_name() if hasattr(result, 'host') else None
         if action == 'frame_step':
-            self._record_frame_events(host, res)
+            self._record_frame_events(host, res, action)
             self._progress(host, res, force=final and res.get('done'))
+        elif action in ('frame_submit', 'frame_op', 'frame_recover'):
+            if final:
+                self._record_frame_events(host, res, action)
         elif action in JOB_ACTIONS:
             self._record_jobs(host, action, res)
 

@@ -111,4 +111,10 @@ state:
   description: The frame instance's state after the operation.
   returned: success
   type: str
+events:
+  description: The state changes this task recorded (at most 10,000), each with its C(instance), for the recorder
+    callback's history. The store's event log keeps them all.
+  returned: success
+  type: list
+  elements: dict
 """

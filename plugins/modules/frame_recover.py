@@ -124,4 +124,10 @@ unreachable_hosts:
   returned: success
   type: list
   elements: str
+events:
+  description: C(apply) - The state changes this task recorded (at most 10,000), each with its C(instance), for the recorder
+    callback's history. The store's event log keeps them all.
+  returned: success
+  type: list
+  elements: dict
 """

@@ -68,11 +68,17 @@ implicit_localhost:
   returned: success
   type: bool
 state:
-  description: The instance's state after submit (C(waiting), C(running) or C(standby)).
+  description: The instance's state after submit (C(running), C(standby), C(skip_wait), C(pause_wait), C(paused) or C(skip_end)).
   returned: success
   type: str
 operation_date:
   description: The operation date used.
   returned: success
   type: str
+events:
+  description: The state changes this task recorded (at most 10,000), each with its C(instance), for the recorder
+    callback's history. The store's event log keeps them all.
+  returned: success
+  type: list
+  elements: dict
 """

@@ -15,6 +15,10 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _
 
 display = Display()
 
+#: At most this many state changes are returned in a result's ``events`` (for the recorder's history; the store's
+#: event log keeps them all).
+EVENTS_RETURNED = 10000
+
 
 class JobnetAction(ActionBase):
     """Base of the frame_* action plugins: they run on the controller only."""

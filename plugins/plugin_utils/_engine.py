@@ -154,6 +154,8 @@ class Engine:
         self.store_mod = store_mod
         self.owner = owner or controller_owner('run')
         self.lease_ttl = float(lease_ttl)
+        #: every state change this engine wrote, with its ``instance`` (for the recorder's history)
+        self.events = []
 
     # ------------------------------------------------------------------ leases
     def acquire(self, iid):
@@ -235,6 +237,7 @@ class Engine:
     def _events(self, iid, events):
         if events:
             self.store.append_events(iid, events)
+            self.events.extend(dict(e, instance=iid) for e in events)
 
     # ------------------------------------------------------------------ operations
     def operate(self, iid, operation, path=None, lease=None, jobs=None):

@@ -263,6 +263,18 @@ def test_recorder_prints_progress_and_writes_the_event_history_in_utc(run_playbo
     wanted = {('a', 'running'), ('a', 'normal_end'), ('n/d', 'normal_end'), ('', 'normal_end')}
     assert {(e['path'], e['to']) for e in events} >= wanted
     assert all(e['time'].endswith('Z') and e['recorded'].endswith('Z') for e in events)
+    # the submit's own changes are there too, each change once, named after the action that made it
+    assert ('a', 'queuing', 'frame_submit') in {(e['path'], e['to'], e['source']) for e in events}
+    assert ('a', 'running', 'frame_step') in {(e['path'], e['to'], e['source']) for e in events}
+    assert len([e for e in events if (e['path'], e['to']) == ('a', 'queuing')]) == 1
+    # and an operation's
+    res = run_playbook(['jobnet.scheduler.init', '-e', 'frame=recorded', '-e', 'operation_date=%s' % DATE],
+                       env={'ANSIBLE_CALLBACKS_ENABLED': 'jobnet.scheduler.recorder',
+                            'JOBNET_HISTORY_DIR': str(history)})
+    assert res.returncode == 0, res.stdout[-3000:]
+    lines = (history / ('recorded@%s.jsonl' % DATE)).read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert ('', 'not_submitted', 'frame_op') in {(e['path'], e['to'], e['source']) for e in events}
 
 
 def test_workers_of_a_killed_controller_stop_driving_and_exit(testenv, tmp_path, jobnet_store):
