@@ -5,7 +5,8 @@ byte is lost, and the final states equal those of an uninterrupted run of the sa
 
 The uninterrupted run goes on at the same time, on a store of its own, so the test takes the time of one run.
 Jobs on the agents go on while their controller is dead, so the frame must last longer than the 30 kills: its
-jobs sleep 1.5 to 4 seconds, and a kill is counted only when the controller was alive and the frame not ended."""
+jobs sleep 3 to 6 seconds (an uninterrupted run takes about 75 s), a kill comes every 0.3 to 3 seconds (about
+50 s for 30), and a kill is counted only when the controller was alive and the frame not ended."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def chaos_frame(name, ledger, seed=7):
         jobs = []
         for j in range(10):
             jname = 'j%d' % j
-            seconds = rnd.choice(('1.5', '2', '3', '4'))
+            seconds = rnd.choice(('3', '4', '5', '6'))
             rc = 1 if (n, j) in ((2, 9), (5, 4), (7, 9), (9, 8)) else 0
             body = ('echo "n%d.%s start $(date +%%s.%%N)" >> %s; i=0; while [ $i -lt 40 ]; do '
                     'echo "n%d.%s line $i of the output of this job"; i=$((i+1)); done; sleep %s; '
@@ -84,7 +85,7 @@ def test_frame_killed_at_30_random_moments_launches_every_attempt_once_and_ends_
 
     kills = 0
     for k in range(KILLS * 4):
-        time.sleep(rnd.uniform(0.3, 4.0))
+        time.sleep(rnd.uniform(0.3, 3.0))
         if frame_ended() or kills == KILLS:
             break
         if proc.poll() is None:
