@@ -115,7 +115,8 @@ class AsyncState(str, Enum):
 
 # The supervisor. Arguments: $1 job folder, $2 timeout in seconds (0: none), $3 grace steps of GRACE_STEP
 # seconds, $4 absolute path of setsid, then the command's argv. It prints "<job pid> <job start time>"
-# on its stdout (a pipe read by the module) and closes it. An exit status 129..192 from `wait` is read as
+# on its stdout (a pipe read by the module) and closes it; the start time is 0 when the command ended (and was
+# reaped) before its /proc entry could be read, so the pid is still recorded and never taken for a live one. An exit status 129..192 from `wait` is read as
 # a signal (128 + N), as shells do.
 SUPERVISOR = r'''d=$1 t=$2 g=$3 x=$4
 shift 4
@@ -142,7 +143,7 @@ if [ "$t" != 0 ]; then
   w=$!
 fi
 set -- $s
-echo "$p ${20}"
+echo "$p ${20:-0}"
 exec >/dev/null
 wait "$p"
 c=$?
