@@ -224,9 +224,7 @@ class ActionModule(JobnetAction):
                 store.release_lease(lease)
                 leases.pop(iid, None)
                 continue
-            if events:
-                store.append_events(iid, events)
-                all_events.extend(dict(e, instance=iid) for e in events)
+            _engine.record_events(store, iid, events, all_events)
             for line in res.messages:
                 say('jobnet: %s' % line)
             messages.extend(res.messages)

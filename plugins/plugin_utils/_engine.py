@@ -47,6 +47,14 @@ class ControllerGone(EngineError):
     """The ansible-playbook process that owns this driver died: the driver must stop at once."""
 
 
+def record_events(store, iid, events, into):
+    """Append ``events`` to the instance's event log in the store, and to the list ``into`` with their instance
+    (what an action returns for the recorder's history)."""
+    if events:
+        store.append_events(iid, events)
+        into.extend(dict(e, instance=iid) for e in events)
+
+
 # ---------------------------------------------------------------------- controller identity (leases)
 def controller_pid():
     """The pid of the ansible-playbook process that runs this action plugin, or ControllerGone.
@@ -235,9 +243,7 @@ class Engine:
         return self.store.get_instance(iid), lease
 
     def _events(self, iid, events):
-        if events:
-            self.store.append_events(iid, events)
-            self.events.extend(dict(e, instance=iid) for e in events)
+        record_events(self.store, iid, events, self.events)
 
     # ------------------------------------------------------------------ operations
     def operate(self, iid, operation, path=None, lease=None, jobs=None):
@@ -323,9 +329,7 @@ class HostDriver:
             self._check_parent()  # inside the transaction: an orphaned driver never writes
             return fn(inst, items)
         result, events = self.store.update(iid, guarded, lease=self.leases[iid])
-        if events:
-            self.store.append_events(iid, events)
-            self.events.extend(dict(e, instance=iid) for e in events)
+        record_events(self.store, iid, events, self.events)
         return result
 
     def _renew(self, force=False):
