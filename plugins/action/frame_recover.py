@@ -179,8 +179,8 @@ class ActionModule(JobnetAction):
                 fetched[job['id']] = job
         now = utcnow()
         total = len(iids)
-        resumed, stops, messages, failed, failed_ids = [], {}, [], [], set()
-        all_events = []
+        engine = self.engine(store, task_vars, 'recover')
+        resumed, stops, messages, failed, failed_ids, done = [], {}, [], [], set(), []
         for k, iid in enumerate(iids, 1):
             opts = _recovery.RecoveryOptions(**plan['options'][iid])
             lease = _engine.lease_from_dict(_store, leases[iid])
@@ -196,58 +196,50 @@ class ActionModule(JobnetAction):
                 continue
             leases[iid] = lease.to_dict()
             say('jobnet: ' + _recovery.start_message(iid))
-
-            def fn(inst, items, opts=opts):
-                res = _recovery.recover_instance(
-                    inst, items, fetched=None if opts.recovery_skip else fetched,
-                    unreachable=unreachable, options=opts, now=now, start_at=_engine.start_at_of(inst),
-                    manager_hosts=manager)
-                new_inst = res.instance or inst
-                merged = dict(items)
-                merged.update(res.items)
-                pl = _engine.planner_for(new_inst, merged, now=now)
-                pl.changed_items.update(res.items)
-                if res.instance is not None:
-                    pl.instance_changed = True
-                if opts.recovery:
-                    pl._derive_all()
-                    if opts.auto_rerun and State(pl.instance['state']) != State.NOT_SUBMITTED:
-                        pl.resume()
-                events = list(res.events) + pl.events
-                return (pl.instance if pl.instance_changed else None), pl.changed(), (res, events)
             try:
-                res, events = store.update(iid, fn, lease=lease)
-            except _recovery.IncompleteRecord as exc:
-                failed.append(str(exc))
+                res = engine.recover(iid, lease, fetched=fetched, unreachable=unreachable, options=opts, now=now,
+                                     manager_hosts=manager)
+            except (_recovery.IncompleteRecord, _store.CorruptRecord) as exc:
+                failed.append('%s not recovered: %s' % (iid, exc))
                 failed_ids.add(iid)
-                say('jobnet: %s' % exc)
+                say('jobnet: %s' % failed[-1])
                 store.release_lease(lease)
                 leases.pop(iid, None)
                 continue
-            _engine.record_events(store, iid, events, all_events)
             for line in res.messages:
                 say('jobnet: %s' % line)
             messages.extend(res.messages)
             for host, aid in res.stop:
-                stops.setdefault(host, []).append(aid)
+                stops.setdefault(host, {}).setdefault(iid, []).append(aid)
             say('jobnet: ' + _recovery.progress_message(k, total, iid))
+            done.append(iid)
             if opts.recovery and opts.auto_rerun:
                 resumed.append(iid)
-            else:
-                store.release_lease(lease)
-                leases.pop(iid, None)
         say('jobnet: ' + _recovery.all_done_message(total))
-        # jobs that were running on the manager node (this controller) are stopped (table 5.431)
-        for host, ids in stops.items():
-            if host in manager:
-                out = self._execute_module(module_name='jobnet.scheduler.job',
-                                           module_args=dict({'state': 'stopped', 'ids': ids},
-                                                            **({'root': args['manager_root']}
-                                                               if args.get('manager_root') else {})),
-                                           task_vars=task_vars)
-                if out.get('failed'):
-                    messages.append('could not stop %s on %s: %s' % (', '.join(ids), host, out.get('msg')))
-                    say('jobnet: ' + messages[-1])
+        # jobs that were running on the manager node (this controller) are stopped (table 5.431), and what the
+        # host says of each stop (rc, signal, end) is recorded while the instance's lease is still held
+        stopped_on_manager = {}
+        for host, per_iid in stops.items():
+            if host not in manager:
+                continue
+            ids = [aid for aids in per_iid.values() for aid in aids]
+            stopped_on_manager[host] = ids
+            out = self._execute_module(module_name='jobnet.scheduler.job',
+                                       module_args=dict({'state': 'stopped', 'ids': ids},
+                                                        **({'root': args['manager_root']}
+                                                           if args.get('manager_root') else {})),
+                                       task_vars=task_vars)
+            if out.get('failed'):
+                messages.append('could not stop %s on %s: %s' % (', '.join(ids), host, out.get('msg')))
+                say('jobnet: ' + messages[-1])
+            views = [v for v in out.get('jobs') or [] if isinstance(v, dict)]
+            for iid in per_iid:
+                if views and iid in leases:
+                    engine.record_recovery_stops(iid, _engine.lease_from_dict(_store, leases[iid]), views)
+        for iid in done:
+            if iid not in resumed:
+                store.release_lease(_engine.lease_from_dict(_store, leases.pop(iid)))
+        all_events = engine.events
         hosts = set()
         for iid in resumed:
             inst = store.get_instance(iid)
@@ -263,7 +255,7 @@ class ActionModule(JobnetAction):
             'report': [i for i in iids if i not in failed_ids],
             'messages': messages,
             'unreachable_hosts': sorted(unreachable),
-            'stopped_on_manager': stops,
+            'stopped_on_manager': stopped_on_manager,
             'failed_instances': failed,
             'refused': plan.get('refused') or [],
             'events': all_events[-EVENTS_RETURNED:],

@@ -116,7 +116,10 @@ class ActionModule(JobnetAction):
                 if isinstance(step, dict):
                     steps.append(dict(step, host=step.get('host', host)))
         errors = list(args['problems'])
+        root_cause = any(isinstance(step, dict) and step.get('driver_failed') for step in steps)
         for step in steps:
+            if root_cause and step.get('stopped_with_run'):
+                continue  # stopped because another host's driver failed: that failure is the error
             if isinstance(step, dict) and (step.get('error') or step.get('unreachable')):
                 errors.append('host driver %s: %s' % (step.get('host', '?'), step.get('error') or step.get('msg')))
         result.update({'changed': False, 'status': doc, 'errors': errors})

@@ -52,9 +52,19 @@ class ActionModule(JobnetAction):
             # result would block this process for ever. It ends here; the next controller's recovery takes over.
             store.close()
             os._exit(3)  # pylint: disable=protected-access
-        except (_engine.EngineError, _store.StoreError) as exc:
-            # fatal for this host's driver: stop stepping (done) and say why; new launches stop (PEX209)
-            result.update(failed=True, done=True, error=str(exc), msg=str(exc),
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # fatal for this host's driver: stop stepping (done), say why, and end the whole run: the leases are
+            # given up so that the other hosts' drivers stop at their next transaction (new launches stop; the
+            # instance is left for jobnet.scheduler.recover)
+            if isinstance(exc, (_engine.EngineError, _store.StoreError)):
+                why = str(exc)
+            else:
+                why = 'unexpected %s: %s' % (type(exc).__name__, exc)
+            lost = 'is no longer leased by this run' in why
+            if not lost:
+                _engine.release_leases(store, _store, leases)
+            msg = why if lost else 'the driver of %s stopped: %s' % (host, why)
+            result.update(failed=True, done=True, error=msg, msg=msg, driver_failed=not lost, stopped_with_run=lost,
                           events=driver.events[-500:] if driver else [])
             return result
         finally:

@@ -106,7 +106,18 @@ events:
   type: list
   elements: dict
 error:
-  description: Why this host's driver stopped (lease lost, state store write failure, host down).
+  description: Why this host's driver stopped (lease lost, state store write failure, host down, any other error).
   returned: on error
   type: str
+driver_failed:
+  description:
+    - Whether this host's driver stopped with an error. It then gives up the leases of its instances, so that the
+      drivers of the other hosts stop at their next store transaction and the whole run ends (exit status 2, the
+      report naming this host and the error); the instances are left for M(jobnet.scheduler.frame_recover).
+  returned: on error
+  type: bool
+stopped_with_run:
+  description: Whether this host's driver stopped only because the driver of another host of the run failed.
+  returned: on error
+  type: bool
 """

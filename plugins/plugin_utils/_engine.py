@@ -86,6 +86,16 @@ def lease_from_dict(store_mod, data):
                            owner=dict(data.get('owner') or {}), expires=float(data.get('expires') or 0))
 
 
+def release_leases(store, store_mod, leases):
+    """Give up every lease of ``leases`` ({iid: Lease or its dict}) that is still ours; errors are ignored (a
+    lease that cannot be released expires)."""
+    for data in (leases or {}).values():
+        try:
+            store.release_lease(lease_from_dict(store_mod, data))
+        except (store_mod.StoreError, KeyError, TypeError, ValueError):
+            pass
+
+
 # ---------------------------------------------------------------------- instances
 def instance_id(frame, operation_date):
     return '%s@%s' % (frame, operation_date)
@@ -185,11 +195,7 @@ class Engine:
         return _store.owner_is_dead(owner)
 
     def release(self, lease_dicts):
-        for data in (lease_dicts or {}).values():
-            try:
-                self.store.release_lease(lease_from_dict(self.store_mod, data))
-            except self.store_mod.StoreError:
-                pass
+        release_leases(self.store, self.store_mod, lease_dicts)
 
     # ------------------------------------------------------------------ run: submit a frame
     def submit(self, defn, operation_date, *, hosts_known=None):
@@ -284,6 +290,43 @@ class Engine:
         return result
 
 
+    # ------------------------------------------------------------------ recovery
+    def recover(self, iid, lease, *, fetched, unreachable, options, now, manager_hosts):
+        """Recover one instance in one store transaction: the recovery tables (5.429-5.432) with the hosts'
+        answers, the frame and net states derived from the result, then (``auto_rerun``) the automatic rerun.
+
+        ``fetched`` is {attempt id: job_info view} of every host that answered, ``unreachable`` the hosts that
+        did not. Returns the :class:`_recovery.RecoveryResult` (messages, rows, the attempts to stop on the
+        manager node).
+        """
+        from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _recovery
+
+        def fn(inst, items):
+            res = _recovery.recover_instance(
+                inst, items, fetched=None if options.recovery_skip else fetched, unreachable=unreachable,
+                options=options, now=now, start_at=start_at_of(inst), manager_hosts=manager_hosts)
+            pl = planner_for(inst, items, now=now)
+            pl.take_recovered(res.instance, res.items)
+            if options.recovery:
+                pl.derive()
+                if options.auto_rerun and State(pl.instance['state']) != State.NOT_SUBMITTED:
+                    pl.resume()
+            events = list(res.events) + pl.events
+            return (pl.instance if pl.instance_changed else None), pl.changed(), (res, events)
+        res, events = self.store.update(iid, fn, lease=lease)
+        self._events(iid, events)
+        return res
+
+    def record_recovery_stops(self, iid, lease, jobs):
+        """Record what the manager node reported of the attempts recovery stopped there (rc, signal, end)."""
+        def fn(inst, items):
+            pl = planner_for(inst, items)
+            pl.record_recovery_stops(jobs)
+            return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
+        _result, events = self.store.update(iid, fn, lease=lease)
+        self._events(iid, events)
+
+
 class HostDriver:
     """Drives every job of one host for a set of instances, for a bounded time.
 
@@ -328,9 +371,19 @@ class HostDriver:
         def guarded(inst, items):
             self._check_parent()  # inside the transaction: an orphaned driver never writes
             return fn(inst, items)
-        result, events = self.store.update(iid, guarded, lease=self.leases[iid])
+        try:
+            result, events = self.store.update(iid, guarded, lease=self.leases[iid])
+        except self.store_mod.LeaseLost as exc:
+            raise EngineError(self._lost_message(iid, exc))
         record_events(self.store, iid, events, self.events)
         return result
+
+    def _lost_message(self, iid, exc):
+        current = getattr(exc, 'current', None)
+        if current is None or not current.token:
+            return ('frame instance %s is no longer leased by this run (the driver of another host stopped with an '
+                    'error, or the lease was released): the driver of %s stops too' % (iid, self.host))
+        return 'lost the lease of frame instance %s: another controller drives it now (%s)' % (iid, exc)
 
     def _renew(self, force=False):
         now = self.clock()
@@ -340,8 +393,7 @@ class HostDriver:
             try:
                 self.leases[iid] = self.store.renew_lease(lease, self.lease_ttl) or lease
             except self.store_mod.LeaseLost as exc:
-                raise EngineError('lost the lease of frame instance %s: another controller drives it now (%s)'
-                                  % (iid, exc))
+                raise EngineError(self._lost_message(iid, exc))
         self._renewed = now
 
     def _host_states(self):
@@ -430,31 +482,67 @@ class HostDriver:
         if self.root:
             args['root'] = self.root
         result = self._call('jobnet.scheduler.job', args)
-        by_id = {}
-        message = None
-        if result is None:
-            message = None  # host down: the attempts stay launching, retried with the same ids
-        elif result.get('failed'):
-            message = 'launch refused by %s: %s' % (self.host, result.get('msg', 'module failed'))
-        else:
-            by_id = {j['id']: j for j in result.get('jobs', [])}
+        outcome = self._launch_outcome(result, [spec['id'] for spec in specs])
         for iid, ss in plans:
             ids = {spec['id']: spec['name'] for spec in ss}
-            self._update(iid, functools.partial(self._launched, ids=ids, result=result, by_id=by_id,
-                                                message=message))
+            self._update(iid, functools.partial(self._launched, ids=ids, outcome=outcome))
             self.launched += len(ids)
 
-    def _launched(self, inst, items, ids, result, by_id, message):
+    def _launch_outcome(self, result, ids):
+        """What the host says of each attempt of a launch call: {attempt id: ('job', view) | ('refused', why)}.
+
+        An attempt is recorded as refused only when the host says it did not start it: listed in the call's
+        ``refused``, or absent from the host after a failed call. A call that failed without saying what it
+        started (a module that crashed half way) is followed by one ``job_info`` call for the attempts it did
+        not report, so that an attempt that runs is never recorded as ended. An attempt the host could not be
+        asked about is absent from the answer: it stays ``launching`` and is launched again with the same id.
+        """
+        if result is None:
+            return {}
+        outcome = {}
+        for job in result.get('jobs') or []:
+            if isinstance(job, dict) and job.get('id') in ids and job.get('state'):
+                outcome[job['id']] = ('job', job)
+        for entry in result.get('refused') or []:
+            if isinstance(entry, dict) and entry.get('id') in ids and entry['id'] not in outcome:
+                outcome[entry['id']] = ('refused', 'launch refused by %s: %s'
+                                        % (self.host, entry.get('msg') or 'not started'))
+        unknown = [aid for aid in ids if aid not in outcome]
+        if not unknown:
+            return outcome
+        if not result.get('failed'):
+            for aid in unknown:
+                outcome[aid] = ('refused', 'the host %s did not report attempt %s' % (self.host, aid))
+            return outcome
+        message = 'launch refused by %s: %s' % (self.host, result.get('msg', 'module failed'))
+        args = {'ids': unknown, 'wait': 0, 'output': False, 'missing': 'ignore'}
+        if self.root:
+            args['root'] = self.root
+        check = self._call('jobnet.scheduler.job_info', args)
+        if check is None:
+            return outcome   # the host went away: the unknown attempts stay launching
+        if check.get('failed'):
+            # the host runs no module at all (a broken interpreter, a refused root): nothing of this call started
+            for aid in unknown:
+                outcome[aid] = ('refused', message)
+            return outcome
+        seen = {j['id']: j for j in check.get('jobs') or [] if isinstance(j, dict) and j.get('id')}
+        for aid in unknown:
+            outcome[aid] = ('job', seen[aid]) if aid in seen else ('refused', message)
+        return outcome
+
+    def _launched(self, inst, items, ids, outcome):
         """In one transaction: record what the host said of the attempts just launched."""
         pl = planner_for(inst, items)
         for aid, path in ids.items():
-            if result is None:
-                if self.down:
-                    pl.launch_failed(path, '%s unreachable' % self.host, env_down=True)
-            elif aid in by_id:
-                pl.apply_job(path, by_id[aid])
-            else:
-                pl.launch_failed(path, message or 'the host did not report attempt %s' % aid, env_down=False)
+            what, value = outcome.get(aid, (None, None))
+            if what == 'job':
+                pl.apply_job(path, value)
+            elif what == 'refused':
+                pl.launch_failed(path, value, env_down=False)
+            elif self.down:
+                pl.launch_failed(path, '%s unreachable' % self.host, env_down=True)
+            # else: no answer yet; the attempt stays launching and is launched again with the same id
         pl.advance()
         return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
 

@@ -347,8 +347,10 @@ class Planner:
                 cls = _HELD
             else:
                 cls = _LIVE
-        else:  # not_submitted inside a submitted frame cannot start
-            cls = _BLOCKED
+        else:
+            # not_submitted inside a submitted frame: it had ended and recovery (end_recover off) put it back; it
+            # runs again only when an operator reruns the frame, and the frame is not over until then
+            cls = _LIVE
         memo[path] = cls
         return cls
 
@@ -367,6 +369,21 @@ class Planner:
         if failed or any(c == _BLOCKED for c in classes):
             return State.ABNORMAL_END
         return State.PAUSED
+
+    def take_recovered(self, instance, items):
+        """Take records recovery decided (tables 5.429-5.432) as changes of this planner, to be written with
+        what the planner derives and decides next in the same transaction."""
+        if instance is not None:
+            self.instance = _copy_record(instance)
+            self.instance_changed = True
+        for path, item in items.items():
+            if path in self.defs:
+                self.items[path] = _copy_record(item)
+                self.changed_items.add(path)
+
+    def derive(self):
+        """Frame and net states from their children, as they are now (after recovery applied its rows)."""
+        self._derive_all()
 
     def _derive_all(self):
         # deepest nets first, so that a parent sees its nets' new states
@@ -566,6 +583,7 @@ class Planner:
                 self.set_item_state(path, State.QUEUING, 'rerun')
             elif item['kind'] == NET and ist == State.STOPPED:
                 self.set_item_state(path, State.RUNNING, 'rerun')
+        self._resubmit_not_submitted('resubmitted by rerun (it had ended; recovery with end_recover off)')
         if _state(self.instance) in TERMINAL or _state(self.instance) in (State.STOPPED, State.PAUSED):
             self.set_frame_state(State.RUNNING, 'rerun')
         self.advance()
@@ -590,14 +608,38 @@ class Planner:
             if item['kind'] == NET and item['flags'].get('stopped'):
                 item['flags']['stopped'] = False
                 self.set_item_state(path, State.RUNNING, 'automatic rerun after recovery')
-            elif _state(item) == State.NOT_SUBMITTED:
-                # ended items that recovery put back to not_submitted (end_recover off) run again
-                if item['kind'] == NET:
-                    item['opened'] = False
-                new = State.SKIP_WAIT if item['flags'].get('skip') else (
-                    State.PAUSE_WAIT if item['flags'].get('pause') else State.WAITING)
-                self.set_item_state(path, new, 'resubmitted by the automatic rerun')
+            # items that recovery put back to not_submitted (end_recover off) had ended: they do not run again
+            # by themselves and their successors wait for them; the rerun operation resubmits them
         self.advance()
+
+    def _resubmit_not_submitted(self, reason):
+        """Items of a started frame that are not_submitted (recovery with end_recover off put them back) are
+        submitted again, each to its mark (skip, pause) or waiting."""
+        for path in self.defs:
+            item = self.items[path]
+            if _state(item) != State.NOT_SUBMITTED:
+                continue
+            if item['kind'] == NET:
+                item['opened'] = False
+            item['message'] = ''
+            new = State.SKIP_WAIT if item['flags'].get('skip') else (
+                State.PAUSE_WAIT if item['flags'].get('pause') else State.WAITING)
+            self.set_item_state(path, new, reason)
+
+    def record_recovery_stops(self, jobs):
+        """The real end (rc, signal, end time) of attempts recovery stopped on the manager node: recovery recorded
+        them abnormal_end before stopping them; what the host reported of the stop is taken now."""
+        by_id = {self.items[p].get('attempt_id'): p for p in self.jobs() if self.items[p].get('attempt_id')}
+        for job in jobs:
+            path = by_id.get(job.get('id')) if isinstance(job, dict) else None
+            if path is None or _state(self.items[path]) != State.ABNORMAL_END or job.get('state') == 'running':
+                continue
+            item = self.items[path]
+            item['rc'] = job.get('rc')
+            item['signal'] = job.get('signal')
+            if job.get('ended'):
+                item['ended'] = job['ended']
+            self._touch(path)
 
     def init(self, path=None, force=False):
         """Back to not_submitted (whole frame, or one net / job). Returns the jobs that must be stopped."""

@@ -616,6 +616,9 @@ def _take_fetched(ctx, item, on):
 def _fetch_only(ctx, item, on):
     """5.431 abnormal_end: state fetched only, nothing restarted; rc / signal / ended refreshed if found."""
     probe, job = _probe(ctx, item)
+    if probe == Probe.FOUND and job['state'] == 'running' and on == On.MANAGER:
+        # recorded abnormal_end by a recovery that died before it could stop the attempt: it is stopped now
+        return _Out(stop=True)
     if probe != Probe.FOUND or JOB_INFO_STATES[job['state']] != S.ABNORMAL_END:
         return _Out()   # nothing to refresh (a host that says otherwise does not make it succeed)
     fields = {'rc': job.get('rc'), 'signal': job.get('signal')}
@@ -642,10 +645,11 @@ def _resolve_env_down(ctx, item, on):
     if probe == Probe.UNREACHABLE:
         text = _msg('JNR102', path=item['path'], host=item['host'])
         return _Out(fields={'message': text}, message=text)
-    if probe == Probe.FOUND:
+    if probe == Probe.FOUND and not (job['state'] == 'lost' and item.get('phase') != LAUNCHING):
         return _adopt(ctx, item, on, job)
-    if item.get('phase') == LAUNCHING:
+    if probe == Probe.MISSING and item.get('phase') == LAUNCHING:
         return _never_started(ctx, item)
+    # its agent machine stopped: the attempt is gone from the host, or its folder survived without a result
     text = _msg('JNR104', path=item['path'], aid=item['attempt_id'], host=item['host'])
     return _Out(state=S.ABNORMAL_END, message=text,
                 fields={'ended': ctx.now_text, 'message': text, 'phase': LAUNCHED})

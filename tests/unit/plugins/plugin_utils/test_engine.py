@@ -196,3 +196,65 @@ def test_controller_owner_outside_a_worker_names_the_caller_s_parent():
     import os
     assert _engine.controller_pid() == os.getppid()
     assert _engine.controller_owner('test')['pid'] == os.getppid()
+
+
+class PartlyFailingHost(ScriptedHost):
+    """A host whose launch call starts the first job of the batch and then fails, as a module that dies half way
+    (``refused`` given: the module said which it refused; not given: it crashed without saying)."""
+
+    def __init__(self, say_refused):
+        super().__init__()
+        self.say_refused = say_refused
+
+    def __call__(self, name, args):
+        if name == 'jobnet.scheduler.job' and len(args['jobs']) > 1:
+            first, rest = args['jobs'][0], args['jobs'][1:]
+            started = super().__call__(name, dict(args, jobs=[first]))
+            self.jobs[first['id']]['shell'] = 'true'   # it ends normally
+            out = {'failed': True, 'msg': 'jobs[1] (id %s): cannot start the supervisor' % rest[0]['id']}
+            if self.say_refused:
+                out.update(jobs=started['jobs'], started=[first['id']],
+                           refused=[{'id': s['id'], 'msg': 'cannot start the supervisor'} for s in rest])
+            return out
+        return super().__call__(name, args)
+
+
+@pytest.mark.parametrize('say_refused', [True, False], ids=['module-reports-refused', 'module-crashed'])
+def test_a_partial_launch_records_the_started_attempt_running_and_never_runs_it_twice(store, say_refused):
+    eng, inst, lease = submit(store)
+    h1, h2 = PartlyFailingHost(say_refused), ScriptedHost()
+    leases = {lease.iid: lease.to_dict()}
+    drv = _engine.HostDriver(store, _store, 'h1', leases, h1, poll_interval=0, sleep=lambda s: None)
+    drv._launch(drv._plan())   # a starts
+    drv._poll(0)               # a ends: c and d are ready on h1 and go in one call; the second one fails
+    drv._launch(drv._plan())
+    _i, items = store.load(inst['id'])
+    started = [p for p in ('c', 'd') if items[p]['attempt_id'] in h1.jobs]
+    refused = [p for p in ('c', 'd') if p not in started]
+    assert len(started) == 1 and len(refused) == 1, items
+    # running, or already ended normally when the host was asked about the attempts the crashed call left unsaid
+    assert items[started[0]]['state'] in (State.RUNNING.value, State.NORMAL_END.value), items[started[0]]
+    assert items[started[0]]['phase'] == 'launched' and not items[started[0]]['message']
+    assert items[refused[0]]['state'] == State.ABNORMAL_END.value
+    assert 'launch refused by h1' in items[refused[0]]['message']
+    # the started attempt ends with its own rc; a rerun starts only the refused one again
+    drive(store, lease, {'h1': h1, 'h2': h2})
+    store.release_lease(lease)
+    lease = eng.acquire(inst['id'])
+    eng.operate(inst['id'], 'rerun', lease=lease)
+    drive(store, lease, {'h1': ScriptedHost.__call__.__get__(h1), 'h2': h2})
+    _i, items = store.load(inst['id'])
+    first = items[started[0]]
+    assert first['attempt'] == 1 and h1.launches.count(first['attempt_id']) == 1
+    assert not any(aid.endswith('.%s.2' % started[0]) for aid in h1.launches), h1.launches
+
+
+def test_a_driver_that_fails_gives_up_the_leases_and_the_other_hosts_drivers_stop(store):
+    _eng, inst, lease = submit(store)
+    h1, h2 = ScriptedHost(), ScriptedHost()
+    leases = {lease.iid: lease.to_dict()}
+    other = _engine.HostDriver(store, _store, 'h2', leases, h2, poll_interval=0, sleep=lambda s: None)
+    _engine.release_leases(store, _store, leases)   # what frame_step does when the driver of h1 fails
+    with pytest.raises(_engine.EngineError, match='no longer leased by this run.*driver of h2 stops'):
+        other.run(0)
+    assert store.get_lease(inst['id']).token in (None, '')
