@@ -13,13 +13,22 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import Jo
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._engine import lease_from_dict
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
-COLUMNS = ('frame', 'net', 'job', 'host', 'state', 'started', 'ended', 'rc')
+COLUMNS = ('frame', 'net', 'job', 'host', 'state', 'started', 'ended', 'rc', 'reason')
+#: a longer reason is cut in the table (the status JSON and the item's message keep it whole)
+REASON_WIDTH = 80
 
 
 def status_document(store, iids):
     frames = []
     for iid in iids:
-        instance, items = store.load(iid)
+        try:
+            instance, items = store.load(iid)
+        except (_store.CorruptRecord, _store.InvalidRecord, KeyError, TypeError, ValueError, AttributeError) as exc:
+            # a damaged record refuses only its own instance: the others are still shown
+            frame, _sep, date = str(iid).partition('@')
+            frames.append({'frame': frame, 'operation_date': date, 'id': iid, 'state': 'corrupt', 'started': None,
+                           'ended': None, 'items': [], 'problem': str(exc)})
+            continue
         order = {d['path']: i for i, d in enumerate(instance['definition'].get('items', []))}
         rows = []
         for path in sorted(items, key=lambda p: order.get(p, len(order))):
@@ -34,10 +43,16 @@ def status_document(store, iids):
     return {'frames': frames}
 
 
+def _cut(text):
+    text = ' '.join(str(text).split())
+    return text if len(text) <= REASON_WIDTH else text[:REASON_WIDTH - 3] + '...'
+
+
 def table(doc):
     lines = []
     for fr in doc['frames']:
-        rows = [(fr['frame'], '', '', '', fr['state'], fr.get('started') or '', fr.get('ended') or '', '')]
+        rows = [(fr['frame'], '', '', '', fr['state'], fr.get('started') or '', fr.get('ended') or '', '',
+                 _cut(fr.get('problem') or ''))]
         for it in fr['items']:
             net, _sep, name = it['path'].rpartition('/')
             if it['kind'] == 'net':
@@ -45,7 +60,9 @@ def table(doc):
             rc = '' if it['rc'] is None else str(it['rc'])
             if it.get('signal'):
                 rc = (rc + ' ' if rc else '') + 'sig %s' % it['signal']
-            rows.append(('', net, name, it['host'] or '', it['state'], it['started'] or '', it['ended'] or '', rc))
+            reason = '' if it['state'] == State.NORMAL_END.value else _cut(it.get('message') or '')
+            rows.append(('', net, name, it['host'] or '', it['state'], it['started'] or '', it['ended'] or '', rc,
+                         reason))
         widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
         lines.append('  '.join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip())
         for r in rows:
@@ -55,6 +72,8 @@ def table(doc):
 
 
 class ActionModule(JobnetAction):
+
+    _supports_check_mode = True   # it reads the store; under --check it writes no status_json and releases nothing
 
     _VALID_ARGS = frozenset(('instances', 'frame', 'operation_date', 'leases', 'status_json', 'fail_on_abnormal',
                              'store', 'steps', 'quiet', 'check_instances', 'problems'))
@@ -84,7 +103,7 @@ class ActionModule(JobnetAction):
                 iids = [i['id'] for i in store.list_instances(date)
                         if not args.get('frame') or i['frame'] == args['frame']]
             doc = status_document(store, iids)
-            for data in (args.get('leases') or {}).values():
+            for data in ((args.get('leases') or {}) if not self._task.check_mode else {}).values():
                 try:
                     store.release_lease(lease_from_dict(_store, data))
                 except _store.StoreError:
@@ -93,7 +112,9 @@ class ActionModule(JobnetAction):
             raise AnsibleActionFail(str(exc))
         finally:
             store.close()
-        if args.get('status_json'):
+        if args.get('status_json') and self._task.check_mode:
+            say('jobnet: check mode: %s is not written' % args['status_json'])
+        elif args.get('status_json'):
             path = args['status_json']
             tmp_path = '%s.tmp.%d' % (path, os.getpid())
             with open(tmp_path, 'w', encoding='utf-8') as f:
@@ -126,6 +147,8 @@ class ActionModule(JobnetAction):
         check = args.get('check_instances')
         abnormal = [f['id'] for f in doc['frames'] if f['state'] == State.ABNORMAL_END.value
                     and (check is None or f['id'] in check)]
+        errors.extend('frame instance %s cannot be read: %s' % (f['id'], f['problem']) for f in doc['frames']
+                      if f.get('problem') and check is not None and f['id'] in check)
         if args['fail_on_abnormal'] and (abnormal or errors):
             parts = []
             if abnormal:

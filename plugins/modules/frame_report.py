@@ -7,8 +7,11 @@ module: frame_report
 short_description: Print and write the state of frame instances; release their leases
 version_added: 0.1.0
 description:
-  - Prints a table of frame instances (frame, net, job, host, state, started, ended, rc) and writes the same as JSON
-    to O(status_json).
+  - Prints a table of frame instances (frame, net, job, host, state, started, ended, rc, reason) and writes the same
+    as JSON to O(status_json). The reason is the item's message (why it ended abnormally, what it waits for), cut
+    to 80 characters in the table.
+  - An instance whose records are damaged is shown with the state C(corrupt) and the problem (the record and key),
+    and the others are shown as usual.
   - Releases the leases it is given (the end of a run, an operation, a recovery).
   - With O(fail_on_abnormal), fails when an instance ended C(abnormal_end) or a host's driver reported an error, so the
     playbook exits non-zero.
@@ -17,7 +20,6 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
-  - jobnet.scheduler.controller_action
 options:
   instances:
     description: Instance ids to report; every instance (filtered by O(frame) and O(operation_date)) when omitted.
@@ -36,7 +38,8 @@ options:
     description:
       - Write the status as JSON to this path on the controller, atomically.
       - 'The document is C({"frames": [{"frame", "operation_date", "id", "state", "started", "ended", "items": [{"kind",
-        "path", "host", "state", "started", "ended", "rc", "signal", "attempt", "attempt_id", "message"}]}]}).'
+        "path", "host", "state", "started", "ended", "rc", "signal", "attempt", "attempt_id", "message"}]}]}); an
+        instance that cannot be read has the state C(corrupt), a C(problem) and no items.'
     type: path
   fail_on_abnormal:
     description: Fail when an instance is C(abnormal_end) or a host driver reported an error.
@@ -63,6 +66,18 @@ options:
     type: bool
     default: false
 attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: It reads the state store and prints; under C(--check) it does not write O(status_json) and releases no
+      lease.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
+      controller.
+    support: full
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
