@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from frames import write_frame
+from frames import ledger_dir, write_frame
 
 DATE = '2026-11-26'
 HOSTS = ('agent1', 'agent2', 'agent3', 'localhost')
@@ -18,9 +18,10 @@ def logged(testenv, tmp_path_factory):
     import sys
     tmp = tmp_path_factory.mktemp('log')
     env = testenv.env(JOBNET_STORE='sqlite:///%s' % (tmp / 'state.db'))
+    flag = ledger_dir() / 'ok'   # a folder every agent user can read
     jobs = [{'name': 'j_%s' % h, 'host': h,
              'shell': 'for i in $(seq 1 300); do echo "%s out $i"; done; echo "%s err" >&2; [ -f %s ] || exit 3'
-                      % (h, h, tmp / 'ok')} for h in HOSTS]
+                      % (h, h, flag)} for h in HOSTS]
     path = write_frame(tmp, {'frame': 'logs', 'nets': [{'name': 'n', 'jobs': jobs}]})
     bin_dir = os.path.dirname(sys.executable)
 
@@ -29,7 +30,7 @@ def logged(testenv, tmp_path_factory):
                               capture_output=True, text=True, timeout=300)
     first = play('jobnet.scheduler.run', '-e', 'frame_file=%s' % path, '-e', 'operation_date=%s' % DATE)
     assert first.returncode == 2, first.stdout[-2000:]   # every job exits 3 the first time
-    (tmp / 'ok').write_text('')
+    flag.write_text('')
     second = play('jobnet.scheduler.rerun', '-e', 'frame=logs', '-e', 'operation_date=%s' % DATE)
     assert second.returncode == 0, second.stdout[-2000:]
     return play
