@@ -11,72 +11,15 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._engine import lease_from_dict
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import failure_summary, status_document, table
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
-
-COLUMNS = ('frame', 'net', 'job', 'host', 'state', 'started', 'ended', 'rc', 'reason')
-#: a longer reason is cut in the table (the status JSON and the item's message keep it whole)
-REASON_WIDTH = 80
-
-
-def status_document(store, iids):
-    frames = []
-    for iid in iids:
-        try:
-            instance, items = store.load(iid)
-        except (_store.CorruptRecord, _store.InvalidRecord, KeyError, TypeError, ValueError, AttributeError) as exc:
-            # a damaged record refuses only its own instance: the others are still shown
-            frame, _sep, date = str(iid).partition('@')
-            frames.append({'frame': frame, 'operation_date': date, 'id': iid, 'state': 'corrupt', 'started': None,
-                           'ended': None, 'items': [], 'problem': str(exc)})
-            continue
-        order = {d['path']: i for i, d in enumerate(instance['definition'].get('items', []))}
-        rows = []
-        for path in sorted(items, key=lambda p: order.get(p, len(order))):
-            item = items[path]
-            rows.append({'kind': item['kind'], 'path': path, 'host': item.get('host'), 'state': item['state'],
-                         'started': item.get('started'), 'ended': item.get('ended'), 'rc': item.get('rc'),
-                         'signal': item.get('signal'), 'attempt': item.get('attempt'),
-                         'attempt_id': item.get('attempt_id'), 'message': item.get('message') or ''})
-        frames.append({'frame': instance['frame'], 'operation_date': instance['operation_date'], 'id': iid,
-                       'state': instance['state'], 'started': instance.get('started'),
-                       'ended': instance.get('ended'), 'items': rows})
-    return {'frames': frames}
-
-
-def _cut(text):
-    text = ' '.join(str(text).split())
-    return text if len(text) <= REASON_WIDTH else text[:REASON_WIDTH - 3] + '...'
-
-
-def table(doc):
-    lines = []
-    for fr in doc['frames']:
-        rows = [(fr['frame'], '', '', '', fr['state'], fr.get('started') or '', fr.get('ended') or '', '',
-                 _cut(fr.get('problem') or ''))]
-        for it in fr['items']:
-            net, _sep, name = it['path'].rpartition('/')
-            if it['kind'] == 'net':
-                net, name = it['path'], ''
-            rc = '' if it['rc'] is None else str(it['rc'])
-            if it.get('signal'):
-                rc = (rc + ' ' if rc else '') + 'sig %s' % it['signal']
-            reason = '' if it['state'] == State.NORMAL_END.value else _cut(it.get('message') or '')
-            rows.append(('', net, name, it['host'] or '', it['state'], it['started'] or '', it['ended'] or '', rc,
-                         reason))
-        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
-        lines.append('  '.join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip())
-        for r in rows:
-            lines.append('  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
-        lines.append('')
-    return '\n'.join(lines)
-
 
 class ActionModule(JobnetAction):
 
     _supports_check_mode = True   # it reads the store; under --check it writes no status_json and releases nothing
 
     _VALID_ARGS = frozenset(('instances', 'frame', 'operation_date', 'leases', 'status_json', 'fail_on_abnormal',
-                             'store', 'steps', 'quiet', 'check_instances', 'problems'))
+                             'store', 'steps', 'quiet', 'check_instances', 'problems', 'blame_hosts'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -93,6 +36,7 @@ class ActionModule(JobnetAction):
             'quiet': {'type': 'bool', 'default': False},
             'check_instances': {'type': 'list', 'elements': 'str'},
             'problems': {'type': 'list', 'elements': 'str', 'default': []},
+            'blame_hosts': {'type': 'bool', 'default': False},
         })
         store = self.open_store(task_vars)
         try:
@@ -136,25 +80,51 @@ class ActionModule(JobnetAction):
                     step = None
                 if isinstance(step, dict):
                     steps.append(dict(step, host=step.get('host', host)))
-        errors = list(args['problems'])
+        errors = list(args['problems'])   # the controller's own: refused or unreadable instances
+        host_errors = {}                    # a host driver's: the host is blamed
         root_cause = any(isinstance(step, dict) and step.get('driver_failed') for step in steps)
         for step in steps:
-            if root_cause and step.get('stopped_with_run'):
+            if not isinstance(step, dict) or (root_cause and step.get('stopped_with_run')):
                 continue  # stopped because another host's driver failed: that failure is the error
-            if isinstance(step, dict) and (step.get('error') or step.get('unreachable')):
-                errors.append('host driver %s: %s' % (step.get('host', '?'), step.get('error') or step.get('msg')))
-        result.update({'changed': False, 'status': doc, 'errors': errors})
+            if step.get('error') or step.get('unreachable'):
+                host = step.get('host', '?')
+                host_errors.setdefault(host, []).append('host driver %s: %s'
+                                                        % (host, step.get('error') or step.get('msg')))
         check = args.get('check_instances')
         abnormal = [f['id'] for f in doc['frames'] if f['state'] == State.ABNORMAL_END.value
                     and (check is None or f['id'] in check)]
         errors.extend('frame instance %s cannot be read: %s' % (f['id'], f['problem']) for f in doc['frames']
                       if f.get('problem') and check is not None and f['id'] in check)
-        if args['fail_on_abnormal'] and (abnormal or errors):
-            parts = []
-            if abnormal:
-                parts.append('frame instance(s) ended abnormal_end: %s' % ', '.join(abnormal))
-            if errors:
-                parts.append('; '.join(errors))
-            result.update(failed=True, msg='; '.join(parts))
-            result.pop('status', None)  # printed as the table above; status_json has it
+        failed_jobs = failure_summary(doc, set(abnormal))
+        failed_hosts = {}
+        for host, texts in list(failed_jobs.items()) + list(host_errors.items()):
+            failed_hosts.setdefault(host, []).extend(texts)
+        all_errors = errors + [t for texts in host_errors.values() for t in texts]
+        result.update({'changed': False, 'status': doc, 'errors': all_errors, 'failed_hosts': failed_hosts,
+                       'abnormal': abnormal})
+        if not args['fail_on_abnormal'] or not (abnormal or all_errors):
+            return result
+        for host in sorted(failed_hosts):
+            for text in failed_hosts[host]:
+                say('jobnet: FAILED on %s: %s' % (host, text))
+        if args['blame_hosts']:
+            # the hosts of the failed jobs and drivers fail (the play after this one): this task fails only for
+            # the controller's own problems, or an abnormal end no host accounts for
+            unexplained = [iid for iid in abnormal if not any(t.startswith(iid + ' ') for ts in failed_jobs.values()
+                                                              for t in ts)]
+            if unexplained and not host_errors:
+                errors.append('frame instance(s) ended abnormal_end: %s' % ', '.join(unexplained))
+            if not errors:
+                return result
+            result.update(failed=True, msg='; '.join(errors))
+            result.pop('status', None)
+            return result
+        parts = []
+        if abnormal:
+            parts.append('frame instance(s) ended abnormal_end: %s' % ', '.join(abnormal))
+            parts.extend(t for ts in failed_jobs.values() for t in ts)
+        if all_errors:
+            parts.append('; '.join(all_errors))
+        result.update(failed=True, msg='; '.join(parts))
+        result.pop('status', None)  # printed as the table above; status_json has it
         return result

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
 
 
 class ActionModule(JobnetAction):
 
     _requires_connection = True
     _VALID_ARGS = frozenset(('instances', 'leases', 'store', 'root', 'limit', 'poll_interval', 'step_seconds',
-                             'lease_ttl', 'unreachable_retries', 'unreachable_delay'))
+                             'lease_ttl', 'unreachable_retries', 'unreachable_delay', 'progress_interval'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -29,6 +29,7 @@ class ActionModule(JobnetAction):
             'lease_ttl': {'type': 'float'},
             'unreachable_retries': {'type': 'int'},
             'unreachable_delay': {'type': 'float'},
+            'progress_interval': {'type': 'float'},
         })
         host = task_vars.get('inventory_hostname')
         store = self.open_store(task_vars)
@@ -45,8 +46,10 @@ class ActionModule(JobnetAction):
                 store, _store, host, leases, self.module_runner(task_vars),
                 limit=args.get('limit'), root=args.get('root'),
                 poll_interval=opts['poll_interval'], lease_ttl=opts['lease_ttl'],
-                unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'])
-            summary = driver.run(float(opts['step_seconds']))
+                unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'],
+                say=say, progress_interval=opts['progress_interval'])
+            seconds = float(opts['step_seconds'] or 0)
+            summary = driver.run(seconds if seconds > 0 else None)
         except _engine.ControllerGone:
             # Nobody reads this worker's result any more: its sibling workers keep the result pipe open, so a
             # result would block this process for ever. It ends here; the next controller's recovery takes over.

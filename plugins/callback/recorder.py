@@ -149,7 +149,8 @@ class CallbackModule(CallbackBase):
         host = result.host.get_name() if hasattr(result, 'host') else None
         if action == 'frame_step':
             self._record_frame_events(host, res, action)
-            self._progress(host, res, force=final and res.get('done'))
+            if not res.get('progress_printed'):   # a driver that prints its own progress lines
+                self._progress(host, res, force=final and res.get('done'))
         elif action in ('frame_submit', 'frame_op', 'frame_recover'):
             if final:
                 self._record_frame_events(host, res, action)

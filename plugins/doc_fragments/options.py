@@ -94,10 +94,12 @@ options:
     version_added: 0.1.0
   step_seconds:
     description:
-      - Seconds one M(jobnet.scheduler.frame_step) task drives its host before it returns with progress (the task
-        repeats with C(until) until the frame can make no more progress).
+      - Seconds one M(jobnet.scheduler.frame_step) task drives its host before it returns. C(0) (the default) - it
+        drives until the frame can make no more progress, printing a line as each job starts and ends and a progress
+        line every O(progress_interval) seconds, so the play shows no C(FAILED - RETRYING) lines. A value above
+        C(0) returns after that many seconds; the drive play then repeats the step with C(until).
     type: float
-    default: 10
+    default: 0
     env:
       - name: JOBNET_STEP_SECONDS
     ini:
@@ -150,7 +152,8 @@ options:
     version_added: 0.1.0
   progress_interval:
     description:
-      - Shortest time, in seconds, between two progress lines printed while a frame runs.
+      - Shortest time, in seconds, between two progress lines printed while a frame runs (one line per frame
+        instance, printed by the driver of its first host that is up).
     type: float
     default: 5
     env:

@@ -55,6 +55,15 @@ options:
       omitted).
     type: list
     elements: str
+  blame_hosts:
+    description:
+      - With O(fail_on_abnormal) - do not fail this task for the jobs that ended C(abnormal_end) nor for the host
+        drivers that failed; return them per host in RV(failed_hosts) instead, so that a later play fails those
+        hosts (the play recap, AWX host summaries and C(--limit @retry) then name the hosts where it went wrong, as
+        the collection's drive play does). This task still fails for the controller's own problems (O(problems), an
+        unreadable instance).
+    type: bool
+    default: false
   problems:
     description: Problems found before the report (instances a recovery refused); with O(fail_on_abnormal) they fail
       the task.
@@ -96,7 +105,17 @@ status:
   returned: success
   type: dict
 errors:
-  description: Errors reported by the host drivers.
+  description: Errors reported by the host drivers, and the controller's own problems.
+  returned: success
+  type: list
+  elements: str
+failed_hosts:
+  description: Per host, one text per job of the reported instances that ended C(abnormal_end) there (instance, path,
+    rc or signal, reason), and the error of its driver if it failed.
+  returned: success
+  type: dict
+abnormal:
+  description: The ids of the reported instances that ended C(abnormal_end).
   returned: success
   type: list
   elements: str

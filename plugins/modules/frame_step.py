@@ -4,16 +4,20 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: frame_step
-short_description: Drive the jobs of frame instances on one host for a bounded time
+short_description: Drive the jobs of frame instances on one host until they can make no more progress
 version_added: 0.1.0
 description:
-  - Runs on the controller for one inventory host (the task's host) and, for up to O(step_seconds), repeats one round
+  - Runs on the controller for one inventory host (the task's host) and, until no instance can make progress (or for
+    up to O(step_seconds) when it is above C(0)), repeats one round
     - renew the lease; let the planner advance every instance (start conditions, skip, pause, derived net and frame
     states) and pick this host's queued jobs within its limit; record them C(launching) with their attempt ids
     (write-ahead); start them all with one M(jobnet.scheduler.job) call; record what it reports; wait up to
     O(poll_interval) with one M(jobnet.scheduler.job_info) call for any running job of this host to change; record every
     change before the next decision.
-  - Hosts step in parallel (one task per host, repeated with C(until)) and coordinate through the state store.
+  - Hosts step in parallel (one task per host) and coordinate through the state store.
+  - It prints one line when each of this host's jobs starts (C(jobnet: START <instance> <path> on <host> (attempt N))),
+    one when it ends (state, rc or signal, duration, and for a failure its reason and the last lines of its stderr),
+    and a progress line per instance every O(progress_interval) seconds.
   - Returns C(done) when no instance can make progress without an operator (ended, paused, stopped, or waiting on a
     host that is down).
   - A host that does not answer O(unreachable_retries) times in a row is recorded as down, its queued jobs become
@@ -44,7 +48,12 @@ options:
     description: Seconds one status call waits on the host for a change (C(jobnet_poll_interval), default C(1)).
     type: float
   step_seconds:
-    description: Seconds one step runs before it returns with progress (C(jobnet_step_seconds), default C(10)).
+    description: Seconds one step runs before it returns (C(jobnet_step_seconds)); C(0), the default, drives until
+      the frame can make no more progress.
+    type: float
+  progress_interval:
+    description: Least seconds between two progress lines of one instance (C(jobnet_progress_interval), default
+      C(5)).
     type: float
   lease_ttl:
     description: Seconds a lease lasts without renewal (C(jobnet_lease_ttl), default C(60)).
@@ -109,6 +118,10 @@ error:
   description: Why this host's driver stopped (lease lost, state store write failure, host down, any other error).
   returned: on error
   type: str
+progress_printed:
+  description: Whether this step printed the progress and job lines itself (the recorder callback then prints none).
+  returned: success
+  type: bool
 driver_failed:
   description:
     - Whether this host's driver stopped with an error. It then gives up the leases of its instances, so that the

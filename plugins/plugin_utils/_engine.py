@@ -16,7 +16,7 @@ import functools
 import os
 import time
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _report, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     LAUNCHED,
     LAUNCHING,
@@ -32,11 +32,15 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import St
 # > ini [jobnet] <name> (see docs/store.md and docs/frames.md).
 DEFAULTS = {
     'poll_interval': 1.0,      # seconds a host's job_info call waits for a change
-    'step_seconds': 10.0,      # seconds one frame_step task runs before it returns (progress, lease)
+    'step_seconds': 0.0,       # seconds one frame_step task runs before it returns; 0: until the frame is done
     'lease_ttl': 60.0,         # seconds a controller's lease lasts without renewal
     'unreachable_retries': 3,  # failed calls in a row before a host counts as down
     'unreachable_delay': 2.0,  # seconds between those retries
+    'progress_interval': 5.0,  # least seconds between two progress lines of one instance
 }
+
+#: at most this many state changes are kept for a driver's result (the store's event log keeps them all)
+EVENTS_KEPT = 10000
 
 
 class EngineError(Exception):
@@ -337,7 +341,8 @@ class HostDriver:
     def __init__(self, store, store_mod, host, leases, run_module, *, limit=None, root=None,
                  poll_interval=DEFAULTS['poll_interval'], lease_ttl=DEFAULTS['lease_ttl'],
                  unreachable_retries=DEFAULTS['unreachable_retries'],
-                 unreachable_delay=DEFAULTS['unreachable_delay'], sleep=time.sleep, clock=time.monotonic):
+                 unreachable_delay=DEFAULTS['unreachable_delay'], sleep=time.sleep, clock=time.monotonic,
+                 say=None, progress_interval=DEFAULTS['progress_interval']):
         self.store = store
         self.store_mod = store_mod
         self.host = host
@@ -359,6 +364,11 @@ class HostDriver:
         self._renewed = 0.0
         self.summaries = {}
         self.parent = controller_pid()
+        #: prints a line for the operator (the display proxy of the action plugin); None prints nothing
+        self.say = say
+        self.progress_interval = float(progress_interval)
+        self._progress_at = None
+        self._progress_for = set()
 
     # ------------------------------------------------------------------ store helpers
     def _check_parent(self):
@@ -376,6 +386,8 @@ class HostDriver:
         except self.store_mod.LeaseLost as exc:
             raise EngineError(self._lost_message(iid, exc))
         record_events(self.store, iid, events, self.events)
+        if len(self.events) > 2 * EVENTS_KEPT:
+            del self.events[:-EVENTS_KEPT]
         return result
 
     def _lost_message(self, iid, exc):
@@ -485,8 +497,9 @@ class HostDriver:
         outcome = self._launch_outcome(result, [spec['id'] for spec in specs])
         for iid, ss in plans:
             ids = {spec['id']: spec['name'] for spec in ss}
-            self._update(iid, functools.partial(self._launched, ids=ids, outcome=outcome))
+            moves = self._update(iid, functools.partial(self._launched, ids=ids, outcome=outcome))
             self.launched += len(ids)
+            self._tell(moves, {})
 
     def _launch_outcome(self, result, ids):
         """What the host says of each attempt of a launch call: {attempt id: ('job', view) | ('refused', why)}.
@@ -534,6 +547,7 @@ class HostDriver:
     def _launched(self, inst, items, ids, outcome):
         """In one transaction: record what the host said of the attempts just launched."""
         pl = planner_for(inst, items)
+        before = {path: items[path]['state'] for path in ids.values() if path in items}
         for aid, path in ids.items():
             what, value = outcome.get(aid, (None, None))
             if what == 'job':
@@ -544,7 +558,8 @@ class HostDriver:
                 pl.launch_failed(path, '%s unreachable' % self.host, env_down=True)
             # else: no answer yet; the attempt stays launching and is launched again with the same id
         pl.advance()
-        return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
+        moves = _job_moves(inst['id'], before, pl.items)
+        return (pl.instance if pl.instance_changed else None), pl.changed(), (moves, pl.events)
 
     def _poll(self, wait):
         """One job_info call for every job of this host that runs (or ran while the host was away)."""
@@ -586,11 +601,13 @@ class HostDriver:
             if not changes:
                 continue
 
-            self._update(iid, functools.partial(self._polled, changes=changes))
+            moves = self._update(iid, functools.partial(self._polled, changes=changes))
+            self._tell(moves, seen)
 
     def _polled(self, inst, items, changes):
         """In one transaction: record the states the host reported (None: the host does not have it)."""
         pl = planner_for(inst, items)
+        before = {path: items[path]['state'] for path, _job in changes if path in items}
         for path, job in changes:
             item = pl.items[path]
             if job is None:
@@ -602,7 +619,8 @@ class HostDriver:
                 if job.get('state') != 'running':
                     self.ended += 1
         pl.advance()
-        return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
+        moves = _job_moves(inst['id'], before, pl.items)
+        return (pl.instance if pl.instance_changed else None), pl.changed(), (moves, pl.events)
 
     def _wait_store(self, wait):
         """Nothing runs here: wait until another host's driver changes an instance, or ``wait`` passes."""
@@ -615,20 +633,102 @@ class HostDriver:
             if versions() != before:
                 return
 
+    # ------------------------------------------------------------------ what the operator sees
+    def _print(self, line):
+        if self.say is not None:
+            self.say(line)
+
+    def _tell(self, moves, seen):
+        """One line when a job starts, one (with the last lines of its stderr on a failure) when it ends."""
+        if self.say is None or not moves:
+            return
+        ends = [(iid, item) for kind, iid, item in moves if kind == 'end']
+        tails = self._stderr_tails([item for _iid, item in ends if item['state'] != State.NORMAL_END.value
+                                    and item.get('started')], seen)
+        for kind, iid, item in moves:
+            if kind == 'start':
+                self._print(_report.start_line(iid, item))
+                continue
+            tail = tails.get(item.get('attempt_id'))
+            last = [line.strip() for line in (tail or '').splitlines() if line.strip()][-1:]
+            if last:
+                # the reason of a failure says what the job last wrote to stderr (status table, failure message)
+                item['message'] = self._note_stderr(iid, item, last[0][:200]) or item.get('message')
+            for line in _report.end_line(iid, item, tail):
+                self._print(line)
+
+    def _note_stderr(self, iid, ended, line):
+        def fn(inst, items):
+            item = items.get(ended['path'])
+            if (item is None or item.get('attempt_id') != ended.get('attempt_id')
+                    or item['state'] != State.ABNORMAL_END.value or 'stderr:' in (item.get('message') or '')):
+                return None, {}, (None, [])
+            item = dict(item, message='%s (stderr: %s)' % (item.get('message') or 'abnormal_end', line))
+            return None, {item['path']: item}, (item['message'], [])
+        try:
+            return self._update(iid, fn)
+        except EngineError:
+            return None
+
+    def _stderr_tails(self, items, seen):
+        """{attempt id: the end of its stderr} for failed attempts, read in one job_info call (nothing on error)."""
+        ids = [it['attempt_id'] for it in items if it.get('attempt_id')]
+        if not ids:
+            return {}
+        offsets = {}
+        for aid in ids:
+            view = seen.get(aid) or {}
+            size = int(view.get('stderr_size') or 0)
+            offsets[aid] = {'stdout': int(view.get('stdout_size') or 0),
+                            'stderr': max(0, size - _report.STDERR_BYTES)}
+        args = {'ids': ids, 'output': True, 'offsets': offsets, 'max_bytes': _report.STDERR_BYTES,
+                'missing': 'ignore', 'wait': 0}
+        if self.root:
+            args['root'] = self.root
+        try:
+            result = self.run_module('jobnet.scheduler.job_info', args)
+        except HostUnreachable:
+            return {}
+        if not isinstance(result, dict) or result.get('failed') or result.get('unreachable'):
+            return {}
+        out = {}
+        for job in result.get('jobs') or []:
+            text = job.get('stderr') or ''
+            if offsets.get(job.get('id'), {}).get('stderr'):
+                text = text.partition('\n')[2]   # read from the middle of a line: drop its start
+            out[job.get('id')] = text
+        return out
+
+    def _progress(self, force=False):
+        now = self.clock()
+        if self.say is None or (not force and self._progress_at is not None
+                                and now - self._progress_at < self.progress_interval):
+            return
+        self._progress_at = now
+        for iid in sorted(self._progress_for):
+            if iid in self.summaries:
+                self._print(_report.progress_line(iid, self.summaries[iid]))
+
     def finished(self):
         down = self.down_hosts()
         done = True
+        self._progress_for = set()
         for iid in self.leases:
             inst, items = self.store.load(iid)
             pl = planner_for(inst, items)
             self.summaries[iid] = summary_of(inst, items)
+            # one driver prints an instance's progress: that of its first host that is up
+            up = sorted(h for h in (inst.get('definition') or {}).get('hosts', []) if h not in down)
+            if up and up[0] == self.host:
+                self._progress_for.add(iid)
             if not pl.quiescent(down):
                 done = False
         return done
 
-    def run(self, seconds):
-        """Drive for up to ``seconds``; returns a summary dict (``done`` when nothing more can happen)."""
-        deadline = self.clock() + float(seconds)
+    def run(self, seconds=None):
+        """Drive for up to ``seconds`` (None: until nothing more can happen; 0: one round); returns a summary dict
+        (``done`` when nothing more can happen)."""
+        deadline = None if seconds is None else self.clock() + float(seconds)
         self._renew(force=True)
         while True:
             self._check_parent()
@@ -637,14 +737,15 @@ class HostDriver:
                 plans = self._plan()
                 if plans:
                     self._launch(plans)
-            left = deadline - self.clock()
+            left = self.poll if deadline is None else deadline - self.clock()
             if self.down:
                 done = True
             else:
                 self._poll(max(0.0, min(self.poll, left)))
                 done = self.finished()
+                self._progress(force=done)
             # a step does not end in the middle of a host's retries: the count of failed calls lives in this driver
-            if done or (self.clock() >= deadline and self.failures == 0):
+            if done or (deadline is not None and self.clock() >= deadline and self.failures == 0):
                 if not self.summaries:
                     self.finished()
                 return {
@@ -654,8 +755,31 @@ class HostDriver:
                     'launched': self.launched,
                     'ended': self.ended,
                     'instances': self.summaries,
-                    'events': self.events[-500:],
+                    'events': self.events[-EVENTS_KEPT:],
+                    'progress_printed': self.say is not None,
                 }
+
+
+def _job_moves(iid, before, items):
+    """[('start' | 'end', iid, item copy)] for the jobs whose state moved into running, or from an active state into
+    an end, between ``before`` ({path: state}) and ``items``."""
+    moves = []
+    for path, old in before.items():
+        item = items.get(path)
+        if item is None or item['kind'] != 'job' or item['state'] == old:
+            continue
+        new = State(item['state'])
+        if new == State.RUNNING:
+            moves.append(('start', iid, dict(item)))
+        elif new in (State.NORMAL_END, State.ABNORMAL_END) and old in _ACTIVE_JOB_STATES:
+            if old != State.RUNNING.value and item.get('started'):
+                moves.append(('start', iid, dict(item)))   # started and ended between two looks
+            moves.append(('end', iid, dict(item)))
+    return moves
+
+
+_ACTIVE_JOB_STATES = frozenset(s.value for s in (State.RUNNING, State.QUEUING, State.QUEUING_ENV_DOWN,
+                                                 State.WAITING))
 
 
 class HostUnreachable(Exception):

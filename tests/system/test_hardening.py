@@ -145,3 +145,40 @@ def test_a_manager_job_stopped_by_recovery_is_recorded_with_its_signal_and_end(t
     assert m['state'] == 'abnormal_end', m
     assert m['signal'] == 15 and m['rc'] is None, m
     assert m['ended'] and m['ended'] >= m['started'], m
+
+
+def test_a_run_names_each_failed_job_on_its_own_host_with_its_reason_and_stderr(testenv, tmp_path, run_playbook):
+    """The broken-interpreter and stderr cases: lines as jobs start and end, the reason and the last stderr line
+    in the failure, the failed hosts in the play recap (not localhost), and no FAILED - RETRYING line."""
+    url = 'sqlite:///%s' % (tmp_path / 'state.db')
+    extra = tmp_path / 'broken.ini'
+    extra.write_text('[agents]\nagent3 ansible_python_interpreter=/nonexistent/python3\n')
+    frame = {'frame': 'explain', 'jobs': [
+        {'name': 'disk', 'host': 'agent1', 'shell': 'echo copying; echo "disk full" >&2; exit 3'},
+        {'name': 'fine', 'host': 'agent2', 'shell': 'sleep 1; echo fine'},
+        {'name': 'broken', 'host': 'agent3', 'shell': 'echo never'},
+        {'name': 'after', 'host': 'localhost', 'shell': 'echo after', 'after': ['fine']}]}
+    path = write_frame(tmp_path, frame)
+    out = run_playbook(['-i', testenv.env()['JOBNET_TEST_INVENTORY'], '-i', str(extra), 'jobnet.scheduler.run',
+                        '-e', 'frame_file=%s' % path, '-e', 'operation_date=%s' % DATE],
+                       env={'JOBNET_STORE': url, 'JOBNET_PROGRESS_INTERVAL': '1'}, timeout=300)
+    log = out.stdout
+    assert out.returncode == 2, log[-4000:]
+    assert 'FAILED - RETRYING' not in log
+    iid = 'explain@%s' % DATE
+    assert 'jobnet: START %s fine on agent2 (attempt 1)' % iid in log
+    assert 'jobnet: END %s fine on agent2: normal_end rc 0 after' % iid in log
+    assert 'jobnet: END %s disk on agent1: abnormal_end rc 3 after' % iid in log
+    assert 'jobnet:   stderr| disk full' in log
+    assert 'jobnet: END %s broken on agent3: abnormal_end, not started (attempt 1): launch refused by agent3' % iid \
+        in log, log[-4000:]
+    assert 'jobnet: %s abnormal_end: 4/4 ended' % iid in log
+    recap = {line.split()[0]: line for line in log.split('PLAY RECAP')[-1].splitlines() if ':' in line}
+    assert 'failed=1' in recap['agent1'] and 'failed=1' in recap['agent3'], recap
+    assert 'failed=0' in recap['agent2'] and 'failed=0' in recap['localhost'], recap
+    assert 'fatal: [agent1]: FAILED! => {"changed": false, "msg": "%s disk: abnormal_end rc 3: ended with rc 3 ' \
+        '(stderr: disk full)"}' % iid in log, log[-4000:]
+    status = run_playbook(['jobnet.scheduler.status', '--check'], env={'JOBNET_STORE': url}, timeout=120)
+    assert status.returncode == 0 and 'skipping' not in status.stdout, status.stdout[-3000:]
+    row = [line for line in status.stdout.splitlines() if ' disk ' in line][0]
+    assert row.rstrip().endswith('ended with rc 3 (stderr: disk full)'), row
