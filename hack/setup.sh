@@ -5,7 +5,8 @@
 #     instances; the packages' services are not used), git, rsync, procps, iproute2, shellcheck;
 #   - a virtual environment .venv in the checkout with the one pinned requirements file;
 #   - the offline pip bootstrap ansible-test looks for (its own downloads from ci-files.testing.ansible.com
-#     are not reachable here; hack/get_pip_shim.py installs pip from the package registry instead).
+#     are not reachable here; hack/get_pip_shim.py installs pip from the package registry instead);
+#   - chromium, for the run chart test in a real headless browser.
 #
 # Environment: JOBNET_PYTHON  the interpreter for .venv (default: python3.11, else python3 if >= 3.11)
 #              JOBNET_SETUP_QUIET=1  less output
@@ -25,7 +26,7 @@ as_root() {
 
 # ---------------------------------------------------------------- Debian packages
 apt_packages="openssh-server openssh-client redis-server redis-tools git rsync procps iproute2 util-linux
-shellcheck passwd ca-certificates"
+shellcheck passwd ca-certificates chromium"
 
 missing_packages() {
   local p out=""

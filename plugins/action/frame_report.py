@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
 
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._engine import lease_from_dict
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import failure_summary, status_document, table
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._engine import chart_path, lease_from_dict
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import (
+    chart_folder, failure_summary, status_document, table, write_chart, write_text_atomic)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 class ActionModule(JobnetAction):
@@ -19,7 +19,8 @@ class ActionModule(JobnetAction):
     _supports_check_mode = True   # it reads the store; under --check it writes no status_json and releases nothing
 
     _VALID_ARGS = frozenset(('instances', 'frame', 'operation_date', 'leases', 'status_json', 'fail_on_abnormal',
-                             'store', 'steps', 'quiet', 'check_instances', 'problems', 'blame_hosts'))
+                             'store', 'steps', 'quiet', 'check_instances', 'problems', 'blame_hosts', 'chart_html',
+                             'charts'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -37,6 +38,8 @@ class ActionModule(JobnetAction):
             'check_instances': {'type': 'list', 'elements': 'str'},
             'problems': {'type': 'list', 'elements': 'str', 'default': []},
             'blame_hosts': {'type': 'bool', 'default': False},
+            'chart_html': {'type': 'path'},
+            'charts': {'type': 'bool', 'default': False},
         })
         store = self.open_store(task_vars)
         try:
@@ -46,7 +49,14 @@ class ActionModule(JobnetAction):
                 date = self.check_date(args['operation_date']) if args.get('operation_date') else None
                 iids = [i['id'] for i in store.list_instances(date)
                         if not args.get('frame') or i['frame'] == args['frame']]
+            if args.get('chart_html') and args.get('instances') is None and len(iids) > 1:
+                frames = sorted({iid.partition('@')[0] for iid in iids})
+                if len(frames) > 1:
+                    raise AnsibleActionFail('chart_html is the chart of one instance: give frame (instances of %s)'
+                                            % ', '.join(frames[:10]))
+                iids = sorted(iids, key=lambda i: i.partition('@')[2])[-1:]   # the newest instance of the frame
             doc = status_document(store, iids)
+            charts = self.write_charts(store, iids, args, task_vars)
             for data in ((args.get('leases') or {}) if not self._task.check_mode else {}).values():
                 try:
                     store.release_lease(lease_from_dict(_store, data))
@@ -59,14 +69,11 @@ class ActionModule(JobnetAction):
         if args.get('status_json') and self._task.check_mode:
             say('jobnet: check mode: %s is not written' % args['status_json'])
         elif args.get('status_json'):
-            path = args['status_json']
-            tmp_path = '%s.tmp.%d' % (path, os.getpid())
-            with open(tmp_path, 'w', encoding='utf-8') as f:
-                json.dump(doc, f, indent=2, sort_keys=True)
-                f.write('\n')
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp_path, path)
+            try:
+                write_text_atomic(args['status_json'], json.dumps(doc, indent=2, sort_keys=True) + '\n')
+            except OSError as exc:
+                raise AnsibleActionFail('status_json: cannot write %s: %s (nothing else was changed)'
+                                        % (args['status_json'], exc.strerror or exc))
         if not args['quiet']:
             say(table(doc) if doc['frames'] else 'jobnet: no frame instances')
         steps = args.get('steps')
@@ -101,7 +108,7 @@ class ActionModule(JobnetAction):
             failed_hosts.setdefault(host, []).extend(texts)
         all_errors = errors + [t for texts in host_errors.values() for t in texts]
         result.update({'changed': False, 'status': doc, 'errors': all_errors, 'failed_hosts': failed_hosts,
-                       'abnormal': abnormal})
+                       'abnormal': abnormal, 'charts': charts})
         if not args['fail_on_abnormal'] or not (abnormal or all_errors):
             return result
         for host in sorted(failed_hosts):
@@ -128,3 +135,34 @@ class ActionModule(JobnetAction):
         result.update(failed=True, msg='; '.join(parts))
         result.pop('status', None)  # printed as the table above; status_json has it
         return result
+
+    def write_charts(self, store, iids, args, task_vars):
+        """{iid: path} of the run charts written (O(chart_html) for one instance, or one per instance in the
+        chart_dir setting with O(charts)); a chart that cannot be written is said, and fails nothing else."""
+        targets = {}
+        if args.get('chart_html'):
+            if len(iids) != 1:
+                raise AnsibleActionFail('chart_html is the chart of one instance; %d are reported (%s)'
+                                        % (len(iids), ', '.join(iids[:10]) or 'none'))
+            targets[iids[0]] = args['chart_html']
+        elif args.get('charts'):
+            folder = chart_folder(self.option('chart_dir', task_vars, None))
+            if folder:
+                targets = {iid: chart_path(folder, iid) for iid in iids}
+        if self._task.check_mode:
+            for iid, path in targets.items():
+                say('jobnet: check mode: the run chart of %s is not written to %s' % (iid, path))
+            return {}
+        written = {}
+        for iid, path in targets.items():
+            try:
+                write_chart(store, iid, path)
+            except (OSError, _store.StoreError) as exc:
+                if args.get('chart_html'):
+                    raise AnsibleActionFail('cannot write the run chart of %s to %s: %s' % (iid, path, exc))
+                say('jobnet: the run chart of %s cannot be written to %s: %s' % (iid, path, exc))
+                continue
+            written[iid] = path
+            if args.get('chart_html') or not args['quiet']:
+                say('jobnet: run chart of %s: %s' % (iid, path))
+        return written

@@ -7,13 +7,15 @@ import os
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import chart_folder
 
 
 class ActionModule(JobnetAction):
 
     _requires_connection = True
     _VALID_ARGS = frozenset(('instances', 'leases', 'store', 'root', 'limit', 'poll_interval', 'step_seconds',
-                             'lease_ttl', 'unreachable_retries', 'unreachable_delay', 'progress_interval'))
+                             'lease_ttl', 'unreachable_retries', 'unreachable_delay', 'progress_interval',
+                             'chart_dir'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -30,6 +32,7 @@ class ActionModule(JobnetAction):
             'unreachable_retries': {'type': 'int'},
             'unreachable_delay': {'type': 'float'},
             'progress_interval': {'type': 'float'},
+            'chart_dir': {'type': 'str'},
         })
         host = task_vars.get('inventory_hostname')
         store = self.open_store(task_vars)
@@ -47,7 +50,8 @@ class ActionModule(JobnetAction):
                 limit=args.get('limit'), root=args.get('root'),
                 poll_interval=opts['poll_interval'], lease_ttl=opts['lease_ttl'],
                 unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'],
-                say=say, progress_interval=opts['progress_interval'])
+                say=say, progress_interval=opts['progress_interval'], chart_dir=chart_folder(self.option(
+                    'chart_dir', task_vars, None)))
             seconds = float(opts['step_seconds'] or 0)
             summary = driver.run(seconds if seconds > 0 else None)
         except _engine.ControllerGone:

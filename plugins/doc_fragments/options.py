@@ -150,6 +150,21 @@ options:
     vars:
       - name: jobnet_poll_interval
     version_added: 0.1.0
+  chart_dir:
+    description:
+      - Folder where the driving playbooks write the run chart of each frame instance they drive, as
+        C(<frame>@<date>.html) (a self-contained page; see C(docs/operations.md)). It is rewritten while the frame
+        runs and once at the end. Created C(0700) when missing. An empty value writes no chart.
+    type: path
+    default: ~/.ansible/jobnet/charts
+    env:
+      - name: JOBNET_CHART_DIR
+    ini:
+      - section: jobnet
+        key: chart_dir
+    vars:
+      - name: jobnet_chart_dir
+    version_added: 0.2.0
   progress_interval:
     description:
       - Shortest time, in seconds, between two progress lines printed while a frame runs (one line per frame

@@ -55,6 +55,20 @@ options:
       omitted).
     type: list
     elements: str
+  chart_html:
+    description:
+      - Write the run chart of the reported instance to this path on the controller (the newest instance of O(frame)
+        when O(operation_date) is not given): one self-contained HTML page (inline SVG, nothing fetched from any
+        network), a Gantt chart of every attempt by net and job with its host, coloured by the state it ended in,
+        with the dependencies, the moments a controller was lost and recovered, reruns as further bars, and each
+        bar's rc and reason when hovered. It is built from the state store's event log and job records; while the
+        frame runs the page reloads itself every 10 seconds.
+    type: path
+  charts:
+    description: Write the run chart of every reported instance into the folder of the C(chart_dir) setting
+      (C(jobnet_chart_dir), default C(~/.ansible/jobnet/charts)) as C(<frame>@<date>.html).
+    type: bool
+    default: false
   blame_hosts:
     description:
       - With O(fail_on_abnormal) - do not fail this task for the jobs that ended C(abnormal_end) nor for the host
@@ -109,6 +123,10 @@ errors:
   returned: success
   type: list
   elements: str
+charts:
+  description: Per instance id, the path of the run chart written.
+  returned: success
+  type: dict
 failed_hosts:
   description: Per host, one text per job of the reported instances that ended C(abnormal_end) there (instance, path,
     rc or signal, reason), and the error of its driver if it failed.

@@ -39,6 +39,9 @@ DEFAULTS = {
     'progress_interval': 5.0,  # least seconds between two progress lines of one instance
 }
 
+#: least seconds between two rewrites of a running instance's chart
+CHART_INTERVAL = 15.0
+
 #: at most this many state changes are kept for a driver's result (the store's event log keeps them all)
 EVENTS_KEPT = 10000
 
@@ -88,6 +91,12 @@ def lease_from_dict(store_mod, data):
         return data
     return store_mod.Lease(iid=data['iid'], token=data['token'], epoch=int(data['epoch']),
                            owner=dict(data.get('owner') or {}), expires=float(data.get('expires') or 0))
+
+
+def chart_path(folder, iid):
+    """The run chart file of an instance in ``folder``: ``<frame>@<date>.html``."""
+    safe = ''.join(c if c.isalnum() or c in '@._-' else '_' for c in iid)
+    return os.path.join(os.path.expanduser(folder), safe + '.html')
 
 
 def release_leases(store, store_mod, leases):
@@ -342,7 +351,7 @@ class HostDriver:
                  poll_interval=DEFAULTS['poll_interval'], lease_ttl=DEFAULTS['lease_ttl'],
                  unreachable_retries=DEFAULTS['unreachable_retries'],
                  unreachable_delay=DEFAULTS['unreachable_delay'], sleep=time.sleep, clock=time.monotonic,
-                 say=None, progress_interval=DEFAULTS['progress_interval']):
+                 say=None, progress_interval=DEFAULTS['progress_interval'], chart_dir=None):
         self.store = store
         self.store_mod = store_mod
         self.host = host
@@ -369,6 +378,9 @@ class HostDriver:
         self.progress_interval = float(progress_interval)
         self._progress_at = None
         self._progress_for = set()
+        #: where the run chart of each instance is rewritten while it runs (by the driver that prints its progress)
+        self.chart_dir = chart_dir
+        self._chart_at = None
 
     # ------------------------------------------------------------------ store helpers
     def _check_parent(self):
@@ -708,6 +720,15 @@ class HostDriver:
         for iid in sorted(self._progress_for):
             if iid in self.summaries:
                 self._print(_report.progress_line(iid, self.summaries[iid]))
+        if self.chart_dir and self._progress_for and (force or self._chart_at is None
+                                                      or now - self._chart_at >= CHART_INTERVAL):
+            self._chart_at = now
+            for iid in sorted(self._progress_for):
+                try:
+                    _report.write_chart(self.store, iid, chart_path(self.chart_dir, iid))
+                except (OSError, self.store_mod.StoreError) as exc:
+                    self._print('jobnet: the run chart of %s cannot be written in %s: %s' % (iid, self.chart_dir, exc))
+                    self.chart_dir = None
 
     def finished(self):
         down = self.down_hosts()

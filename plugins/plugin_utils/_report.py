@@ -162,3 +162,242 @@ def failure_summary(doc, iids=None):
                 text += ': %s' % ' '.join(str(it['message']).split())
             out.setdefault(it['host'] or 'localhost', []).append(text)
     return out
+
+
+# ---------------------------------------------------------------------- the run chart
+#: fill colour of a bar per state it ended in (running: still running); the legend lists them
+STATE_COLOURS = {
+    'running': '#3b82f6',
+    'normal_end': '#16a34a',
+    'abnormal_end': '#dc2626',
+    'queuing_env_down': '#f59e0b',
+}
+CHART_LABEL_WIDTH = 300
+CHART_WIDTH = 1000
+CHART_ROW = 24
+CHART_TOP = 56
+#: seconds between two reloads of a chart whose frame still runs
+CHART_REFRESH = 10
+
+
+def _esc(text):
+    return (str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;').replace('"', '&quot;'))
+
+
+def attempts_of(instance, items, events, now=None):
+    """Every attempt of every job, from the store's event log (earlier attempts) and the job records (the last one):
+    [{'path', 'host', 'attempt_id', 'attempt', 'start', 'end', 'state', 'rc', 'signal', 'reason'}] in start order.
+    ``end`` is None while the attempt runs."""
+    bars = {}
+    order = []
+    for ev in events:
+        aid = ev.get('attempt_id')
+        if ev.get('kind') != 'job' or not aid:
+            continue
+        bar = bars.get(aid)
+        if bar is None and ev.get('to') == 'running':
+            bar = bars[aid] = {'path': ev.get('path'), 'host': ev.get('host'), 'attempt_id': aid,
+                               'attempt': aid.rsplit('.', 1)[-1], 'start': ev.get('time'), 'end': None,
+                               'state': 'running', 'rc': None, 'signal': None, 'reason': ''}
+            order.append(aid)
+        elif bar is not None and ev.get('from') in ('running', 'queuing_env_down') and ev.get('to') != 'running':
+            bar.update(end=ev.get('time'), state=ev.get('to'), reason=ev.get('reason') or '')
+    for path, item in items.items():
+        aid = item.get('attempt_id')
+        if item.get('kind') != 'job' or not aid:
+            continue
+        bar = bars.get(aid)
+        if bar is None:
+            if not item.get('started'):
+                continue   # never started (launch refused, not launched yet)
+            bar = bars[aid] = {'path': path, 'host': item.get('host'), 'attempt_id': aid, 'start': None, 'end': None,
+                               'state': 'running', 'reason': ''}
+            order.append(aid)
+        # the job's own clock is more exact than the moment the controller noticed
+        bar.update(attempt=item.get('attempt'), rc=item.get('rc'), signal=item.get('signal'))
+        if item.get('started'):
+            bar['start'] = item['started']
+        if item['state'] in ('normal_end', 'abnormal_end', 'queuing_env_down') or item['state'] == 'running':
+            bar['state'] = item['state']
+        if item.get('ended') and item['state'] != 'running':
+            bar['end'] = item['ended']
+        if item.get('message'):
+            bar['reason'] = item['message']
+    out = [bars[a] for a in order if bars[a].get('start')]
+    out.sort(key=lambda b: (b['start'], b['path']))
+    return out
+
+
+def controller_marks(events):
+    """[(time, label)]: each recovery (its first event), and the last record before it (the controller was lost
+    after that moment)."""
+    marks = []
+    last = None
+    in_recovery = False
+    for ev in events:
+        recovering = str(ev.get('reason') or '').startswith('recovery')
+        if recovering and not in_recovery:
+            if last is not None:
+                marks.append((last, 'last record before the controller was lost'))
+            marks.append((ev.get('time'), 'recovery'))
+        in_recovery = recovering
+        if ev.get('time'):
+            last = ev.get('time')
+    return [(t, label) for t, label in marks if t]
+
+
+def chart_html(instance, items, events, now=None):
+    """A self-contained HTML page (inline SVG, no script, nothing fetched): a Gantt chart of every attempt of every
+    job, by net and job with its host, coloured by the state it ended in, with the dependencies, the moments of
+    controller losses and recoveries, reruns as further bars, and each bar's rc and reason in its tooltip. It
+    reloads itself every CHART_REFRESH seconds while the frame is not over."""
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    defs = (instance.get('definition') or {}).get('items') or []
+    jobs = [d for d in defs if d.get('kind') == 'job']
+    rows = {d['path']: i for i, d in enumerate(jobs)}
+    bars = attempts_of(instance, items, events, now)
+    marks = controller_marks(events)
+    times = [_parse_time(b['start']) for b in bars] + [_parse_time(b['end']) for b in bars if b['end']]
+    times += [_parse_time(t) for t, _label in marks]
+    times = [t for t in times if t is not None]
+    running = any(b['end'] is None for b in bars)
+    over = instance.get('state') in ('normal_end', 'abnormal_end', 'skip_end', 'not_submitted')
+    if running or not times:
+        times.append(now)
+    t0 = min(times) if times else now
+    t1 = max(times) if times else now
+    span = max((t1 - t0).total_seconds(), 1.0)
+
+    def x(text):
+        t = _parse_time(text) or now
+        return CHART_LABEL_WIDTH + (t - t0).total_seconds() / span * CHART_WIDTH
+
+    height = CHART_TOP + CHART_ROW * max(1, len(jobs)) + 40
+    width = CHART_LABEL_WIDTH + CHART_WIDTH + 20
+    svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" '
+           'aria-label="run chart of %s">' % (width, height, _esc(instance.get('id')))]
+    svg.append('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
+               'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#6b7280"/></marker>'
+               '<pattern id="open" width="8" height="8" patternUnits="userSpaceOnUse" '
+               'patternTransform="rotate(45)"><rect width="4" height="8" fill="#ffffff" opacity="0.35"/>'
+               '</pattern></defs>')
+    # time axis: five ticks
+    for k in range(6):
+        tx = CHART_LABEL_WIDTH + CHART_WIDTH * k / 5.0
+        t = t0 + _dt.timedelta(seconds=span * k / 5.0)
+        svg.append('<line class="tick" x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e5e7eb"/>'
+                   % (tx, CHART_TOP - 6, tx, height - 30))
+        label = t.strftime('%H:%M:%S') if span >= 10 else t.strftime('%H:%M:%S.%f')[:-4]
+        svg.append('<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#374151">%s</text>'
+                   % (tx, CHART_TOP - 12, label))
+    # rows
+    for d in jobs:
+        y = CHART_TOP + rows[d['path']] * CHART_ROW
+        net, _sep, name = d['path'].rpartition('/')
+        label = '%s%s (%s)' % (net + '/' if net else '', name, d.get('host'))
+        svg.append('<text class="label" x="8" y="%d" font-size="12" fill="#111827">%s</text>'
+                   % (y + 16, _esc(label)))
+        svg.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#f3f4f6"/>'
+                   % (CHART_LABEL_WIDTH, y + CHART_ROW, width, y + CHART_ROW))
+    # dependencies: from the end of the predecessor's last bar to the start of the successor's first bar
+    last_bar, first_bar = {}, {}
+    for b in bars:
+        last_bar[b['path']] = b
+        first_bar.setdefault(b['path'], b)
+    for d in jobs:
+        for pred in d.get('after') or []:
+            preds = [p for p in rows if p == pred or p.startswith(pred + '/')]
+            for p in preds:
+                if p in last_bar and d['path'] in first_bar:
+                    pb, sb = last_bar[p], first_bar[d['path']]
+                    svg.append('<line class="dep" data-from="%s" data-to="%s" x1="%.1f" y1="%.1f" x2="%.1f" '
+                               'y2="%.1f" stroke="#6b7280" stroke-width="1" marker-end="url(#arrow)"/>'
+                               % (_esc(p), _esc(d['path']), x(pb['end']), CHART_TOP + rows[p] * CHART_ROW + 12,
+                                  x(sb['start']), CHART_TOP + rows[d['path']] * CHART_ROW + 12))
+    # bars
+    for b in bars:
+        if b['path'] not in rows:
+            continue
+        y = CHART_TOP + rows[b['path']] * CHART_ROW + 4
+        bx = x(b['start'])
+        bw = max(2.0, x(b['end']) - bx)
+        colour = STATE_COLOURS.get(b['state'], '#6b7280')
+        outcome = ('signal %s' % b['signal'] if b.get('signal') is not None
+                   else 'rc %s' % b['rc'] if b.get('rc') is not None else '')
+        tip = '%s attempt %s on %s: %s%s\n%s - %s%s' % (
+            b['path'], b.get('attempt'), b.get('host'), b['state'], (' ' + outcome) if outcome else '',
+            b['start'], b['end'] or 'running', ('\n' + b['reason']) if b.get('reason') else '')
+        svg.append('<g class="bar" data-attempt="%s" data-path="%s" data-state="%s" data-start="%s" data-end="%s">'
+                   '<title>%s</title><rect x="%.1f" y="%d" width="%.1f" height="%d" rx="3" fill="%s"/>%s</g>'
+                   % (_esc(b['attempt_id']), _esc(b['path']), _esc(b['state']), _esc(b['start']),
+                      _esc(b['end'] or ''), _esc(tip), bx, y, bw, CHART_ROW - 8, colour,
+                      '<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="url(#open)"/>'
+                      % (bx, y, bw, CHART_ROW - 8) if b['end'] is None else ''))
+    # controller losses and recoveries
+    for t, label in marks:
+        mx = x(t)
+        colour = '#111827' if label == 'recovery' else '#b91c1c'
+        svg.append('<g class="mark" data-kind="%s"><title>%s at %s</title><line x1="%.1f" y1="%d" x2="%.1f" y2="%d" '
+                   'stroke="%s" stroke-width="2" stroke-dasharray="4 3"/></g>'
+                   % ('recovery' if label == 'recovery' else 'controller-lost', _esc(label), _esc(t), mx,
+                      CHART_TOP - 4, mx, height - 30, colour))
+    svg.append('</svg>')
+    legend = ''.join('<span class="key"><i style="background:%s"></i>%s</span>' % (c, s)
+                     for s, c in STATE_COLOURS.items())
+    refresh = '' if over and not running else '<meta http-equiv="refresh" content="%d">' % CHART_REFRESH
+    head = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">%s<title>%s</title><style>'
+            'body{font-family:sans-serif;margin:16px;color:#111827}h1{font-size:18px;margin:0 0 4px}'
+            'p{margin:0 0 8px;font-size:13px;color:#374151}.key{display:inline-block;margin-right:12px;'
+            'font-size:12px}.key i{display:inline-block;width:12px;height:12px;margin-right:4px;'
+            'vertical-align:middle;border-radius:2px}.bar:hover rect{stroke:#111827;stroke-width:1.5}'
+            '</style></head><body>' % (refresh, _esc('run chart %s' % instance.get('id'))))
+    info = ('<h1>%s</h1><p>state %s &middot; %d attempts of %d jobs &middot; %s to %s &middot; drawn %s%s</p>'
+            % (_esc(instance.get('id')), _esc(instance.get('state')), len(bars), len(jobs), _esc(t0.isoformat()),
+               _esc(t1.isoformat()), _esc(now.strftime('%Y-%m-%dT%H:%M:%SZ')),
+               ' &middot; reloads every %d s' % CHART_REFRESH if refresh else ''))
+    legend += ('<span class="key"><i style="background:#b91c1c"></i>controller lost</span>'
+               '<span class="key"><i style="background:#111827"></i>recovery</span>')
+    return head + info + '<p>' + legend + '</p>' + ''.join(svg) + '</body></html>\n'
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` to ``path`` (tmp + fsync + rename, mode 0644); the temp file is removed on failure."""
+    import os
+    folder = os.path.dirname(os.path.abspath(path)) or '.'
+    if not os.path.isdir(folder):
+        raise OSError('the folder %s does not exist' % folder)
+    if os.path.isdir(path):
+        raise OSError('%s is a folder' % path)
+    tmp = '%s.tmp.%d' % (path, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_chart(store, iid, path, now=None):
+    """Write the run chart of ``iid`` from the store to ``path``."""
+    instance, items = store.load(iid)
+    write_text_atomic(path, chart_html(instance, items, store.read_events(iid), now=now))
+
+
+def chart_folder(value):
+    """The chart folder of the ``chart_dir`` setting, created 0700 when missing; None when empty (no charts)."""
+    import os
+    if not value:
+        return None
+    folder = os.path.expanduser(str(value))
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return folder   # the driver says why it cannot write there, once
+    return folder
