@@ -115,8 +115,8 @@ class ActionModule(JobnetAction):
         except AnsibleConnectionFailure as exc:
             raise AnsibleActionFail('cannot reach %s: %s' % (task_vars.get('inventory_hostname'), exc))
         if out.get('unreachable') or out.get('failed'):
-            raise AnsibleActionFail('job_info on %s failed: %s' % (task_vars.get('inventory_hostname'),
-                                                                 out.get('msg', 'no answer')))
+            raise AnsibleActionFail('job_info on %s failed: %s'
+                                    % (task_vars.get('inventory_hostname'), out.get('msg', 'no answer')))
         jobs = out.get('jobs') or []
         return jobs[0] if jobs else None
 
@@ -147,8 +147,8 @@ class ActionModule(JobnetAction):
             end = ''
             if view.get('state') != 'running':
                 end = ', rc %s' % view.get('rc') if view.get('signal') is None else ', signal %s' % view.get('signal')
-            say('jobnet: %s %s attempt %s on %s (%s, %s%s)' % (found.get('instance'), found.get('path'),
-                                                              found.get('attempt'), host, aid, view.get('state'), end))
+            say('jobnet: %s %s attempt %s on %s (%s, %s%s)'
+                % (found.get('instance'), found.get('path'), found.get('attempt'), host, aid, view.get('state'), end))
             for stream in streams:
                 text = out[stream]
                 say('--- %s (%d bytes%s)' % (stream, out['%s_size' % stream],

@@ -14,6 +14,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import (
     chart_folder, failure_summary, status_document, table, write_chart, write_text_atomic)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
+
 class ActionModule(JobnetAction):
 
     _supports_check_mode = True   # it reads the store; under --check it writes no status_json and releases nothing

@@ -16,7 +16,7 @@ description:
     C(source), the action that made it), and every job state that the M(jobnet.scheduler.job) and
     M(jobnet.scheduler.job_info) modules report, to an event history of JSON lines, one file per frame instance
     (C(<history_dir>/<frame>@<date>.jsonl); job results without a frame go to C(<history_dir>/jobs.jsonl)).
-    Times are ISO-8601 UTC. (The run chart does not need them: it is built from the state store's event log.)
+    Times are ISO-8601 UTC. The run chart does not need them; it is built from the state store's event log.
   - The frame state itself is recorded by the action plugins, in the state store, before each next decision; this
     callback never writes the store, so a run without it loses no state, only the history file and the progress lines.
   - Enable it with C(callbacks_enabled = jobnet.scheduler.recorder) in C(ansible.cfg) (or C(ANSIBLE_CALLBACKS_ENABLED));

@@ -58,7 +58,7 @@ options:
   chart_html:
     description:
       - Write the run chart of the reported instance to this path on the controller (the newest instance of O(frame)
-        when O(operation_date) is not given): one self-contained HTML page (inline SVG, nothing fetched from any
+        when O(operation_date) is not given) - one self-contained HTML page (inline SVG, nothing fetched from any
         network), a Gantt chart of every attempt by net and job with its host, coloured by the state it ended in,
         with the dependencies, the moments a controller was lost and recovered, reruns as further bars, and each
         bar's rc and reason when hovered. It is built from the state store's event log and job records; while the

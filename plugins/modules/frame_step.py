@@ -15,7 +15,7 @@ description:
     O(poll_interval) with one M(jobnet.scheduler.job_info) call for any running job of this host to change; record every
     change before the next decision.
   - Hosts step in parallel (one task per host) and coordinate through the state store.
-  - It prints one line when each of this host's jobs starts (C(jobnet: START <instance> <path> on <host> (attempt N))),
+  - It prints one line when each of this host's jobs starts (C(jobnet START <instance> <path> on <host> (attempt N))),
     one when it ends (state, rc or signal, duration, and for a failure its reason and the last lines of its stderr),
     and a progress line per instance every O(progress_interval) seconds.
   - Returns C(done) when no instance can make progress without an operator (ended, paused, stopped, or waiting on a

@@ -302,7 +302,6 @@ class Engine:
         self._events(iid, events)
         return result
 
-
     # ------------------------------------------------------------------ recovery
     def recover(self, iid, lease, *, fetched, unreachable, options, now, manager_hosts):
         """Recover one instance in one store transaction: the recovery tables (5.429-5.432) with the hosts'

@@ -194,35 +194,35 @@ def attempts_of(instance, items, events, now=None):
         aid = ev.get('attempt_id')
         if ev.get('kind') != 'job' or not aid:
             continue
-        bar = bars.get(aid)
-        if bar is None and ev.get('to') == 'running':
-            bar = bars[aid] = {'path': ev.get('path'), 'host': ev.get('host'), 'attempt_id': aid,
+        rec = bars.get(aid)
+        if rec is None and ev.get('to') == 'running':
+            rec = bars[aid] = {'path': ev.get('path'), 'host': ev.get('host'), 'attempt_id': aid,
                                'attempt': aid.rsplit('.', 1)[-1], 'start': ev.get('time'), 'end': None,
                                'state': 'running', 'rc': None, 'signal': None, 'reason': ''}
             order.append(aid)
-        elif bar is not None and ev.get('from') in ('running', 'queuing_env_down') and ev.get('to') != 'running':
-            bar.update(end=ev.get('time'), state=ev.get('to'), reason=ev.get('reason') or '')
+        elif rec is not None and ev.get('from') in ('running', 'queuing_env_down') and ev.get('to') != 'running':
+            rec.update(end=ev.get('time'), state=ev.get('to'), reason=ev.get('reason') or '')
     for path, item in items.items():
         aid = item.get('attempt_id')
         if item.get('kind') != 'job' or not aid:
             continue
-        bar = bars.get(aid)
-        if bar is None:
+        rec = bars.get(aid)
+        if rec is None:
             if not item.get('started'):
                 continue   # never started (launch refused, not launched yet)
-            bar = bars[aid] = {'path': path, 'host': item.get('host'), 'attempt_id': aid, 'start': None, 'end': None,
+            rec = bars[aid] = {'path': path, 'host': item.get('host'), 'attempt_id': aid, 'start': None, 'end': None,
                                'state': 'running', 'reason': ''}
             order.append(aid)
         # the job's own clock is more exact than the moment the controller noticed
-        bar.update(attempt=item.get('attempt'), rc=item.get('rc'), signal=item.get('signal'))
+        rec.update(attempt=item.get('attempt'), rc=item.get('rc'), signal=item.get('signal'))
         if item.get('started'):
-            bar['start'] = item['started']
+            rec['start'] = item['started']
         if item['state'] in ('normal_end', 'abnormal_end', 'queuing_env_down') or item['state'] == 'running':
-            bar['state'] = item['state']
+            rec['state'] = item['state']
         if item.get('ended') and item['state'] != 'running':
-            bar['end'] = item['ended']
+            rec['end'] = item['ended']
         if item.get('message'):
-            bar['reason'] = item['message']
+            rec['reason'] = item['message']
     out = [bars[a] for a in order if bars[a].get('start')]
     out.sort(key=lambda b: (b['start'], b['path']))
     return out

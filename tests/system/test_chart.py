@@ -22,7 +22,7 @@ CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 def chromium(*args, timeout=120):
     argv = [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--no-first-run',
             '--enable-logging=stderr', '--v=0'] + list(args)
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason='chromium is installed by hack/setup.sh')
