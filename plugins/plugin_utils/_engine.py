@@ -155,7 +155,8 @@ def job_spec(instance, item_def, item, root=None):
         'id': item['attempt_id'],
         'name': item_def['path'],
         'labels': {'frame': instance['frame'], 'operation_date': instance['operation_date'],
-                   'instance': instance['id'], 'path': item_def['path'], 'attempt': str(item['attempt'])},
+                   'instance': instance['id'], 'path': item_def['path'], 'attempt': str(item['attempt']),
+                   'host': item['host']},
     }
     if item_def.get('command'):
         spec['command'] = list(item_def['command'])
