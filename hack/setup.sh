@@ -87,7 +87,7 @@ if ! venv_ok; then
   fi
 fi
 
-req_sum=$(sha256sum requirements.txt | cut -d' ' -f1)
+req_sum=$(cat requirements.txt meta/ee-requirements.txt | sha256sum | cut -d' ' -f1)
 stamp=.venv/.jobnet-requirements.sha256
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$req_sum" ] || ! .venv/bin/python -m pip check >/dev/null 2>&1; then
   log "pip install -r requirements.txt"
