@@ -84,7 +84,9 @@ options:
         C(id -> {stdout: N, stderr: M}), typically the RV(jobs[].next_offset) of the previous call."
     type: dict
   max_bytes:
-    description: At most this many bytes of each stream per job in this call (at least 4).
+    description:
+      - At most this many bytes of each stream per job in this call, from V(4) to V(16777216) (16 MiB).
+      - Read more in pages - pass RV(jobs[].next_offset) back through O(offsets).
     type: int
     default: 65536
   encoding:
@@ -98,8 +100,8 @@ options:
   wait:
     description:
       - Seconds to wait for any of the listed jobs to change state from what it was when the call began.
-        Returns at once when none of them is running. V(0) does not wait.
-    type: float
+        Returns at once when none of them is running. V(0) does not wait. At most V(86400) (a day).
+    type: raw
     default: 0
   async_jids:
     description: Native Ansible async job ids (C(ansible_job_id)) to report in RV(async_jobs).
@@ -112,6 +114,8 @@ options:
 notes:
   - Fast for many jobs - it reads a few small files per job and starts no process. Give O(output=false) when
     only states are wanted.
+  - O(root), when it exists, must be owned by the user that runs the module and not be writable by group or
+    others; otherwise the call is refused (its records could have been planted by another user).
 seealso:
   - module: jobnet.scheduler.job
   - module: ansible.builtin.async_status
@@ -183,7 +187,9 @@ jobs:
       description: The signal number that ended the job, or V(null).
       type: int
     reason:
-      description: V(exit), V(timeout) or V(stopped) once ended, V(null) before.
+      description:
+        - V(exit), V(timeout) or V(stopped) once ended, V(null) before.
+        - V(launch_failed) only for a job folder that a failed launch could not remove (the job never ran).
       type: str
     started:
       description: When the job was launched, ISO-8601 UTC.
@@ -277,11 +283,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.jobnet.scheduler.plugins.module_utils._jobrunner import (
     DEFAULT_ASYNC_DIR,
     DEFAULT_ROOT,
+    MAX_BYTES_MAX,
+    WAIT_MAX,
     JobError,
     JobRoot,
     JobState,
     async_status,
     normalize_ids,
+    seconds,
     select_views,
     wait_for_change,
     with_output,
@@ -321,10 +330,13 @@ class JobInfo(object):
 
     def run(self):
         p = self.p
-        if p['wait'] < 0:
-            raise JobError('wait must be >= 0 seconds, got %r' % p['wait'])
+        wait = seconds(p['wait'], 'wait', WAIT_MAX)
         if p['max_bytes'] < 4:
             raise JobError('max_bytes must be >= 4, got %d' % p['max_bytes'])
+        if p['max_bytes'] > MAX_BYTES_MAX:
+            raise JobError('max_bytes must be at most %d (16 MiB), got %d; read more output in pages: pass '
+                           'next_offset back through offsets (or stdout_offset / stderr_offset)'
+                           % (MAX_BYTES_MAX, p['max_bytes']))
         labels = p['labels'] or {}
         for k, v in labels.items():
             if isinstance(v, (dict, list)) or v is None:
@@ -342,7 +354,7 @@ class JobInfo(object):
             views, missing = [], []     # ids: [] asks for no job (only async_jids)
         else:
             views, missing = select_views(self.jroot, ids, p['missing'], p['name'], p['state'], labels)
-        views = wait_for_change(self.jroot, views, p['wait'])
+        views = wait_for_change(self.jroot, views, wait)
         jobs = []
         for v in views:
             o = offsets.get(v['id'], {})
@@ -368,7 +380,7 @@ def main():
             offsets=dict(type='dict'),
             max_bytes=dict(type='int', default=65536),
             encoding=dict(type='str', default='text', choices=['text', 'base64']),
-            wait=dict(type='float', default=0),
+            wait=dict(type='raw', default=0),
             async_jids=dict(type='list', elements='str'),
             async_dir=dict(type='path', default=DEFAULT_ASYNC_DIR),
         ),
