@@ -1,0 +1,449 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Redis backend of the state store: keys under a prefix (default ``jobnet:``), every write one Lua script.
+
+A script is applied whole or not at all as long as it does not fail half way: every write script checks
+everything it depends on (the version, the lease, the types of the keys it writes) before its first write.
+The client never retries on its own, so a script is never applied twice. See ``docs/store.md`` for the keys.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+import uuid
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import _checks
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._base import Store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common import (
+    DEFAULT_REDIS_PREFIX,
+    DEFAULT_TIMEOUT,
+    IID_RE,
+    InstanceExists,
+    Lease,
+    LeaseLost,
+    StoreError,
+    StoreWriteError,
+    UnknownInstance,
+    parse_iid,
+)
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._url import mask_url
+
+
+_LUA_READ = """#!lua flags=no-writes
+-- KEYS: instances, versions, items, order, itemver, lease
+-- ARGV: iid, mode ('inst' | 'all' | 'some' | 'since'), then paths ('some') or a version ('since')
+local ver = redis.call('HGET', KEYS[2], ARGV[1])
+if not ver then return {false, false} end
+local inst = redis.call('HGET', KEYS[1], ARGV[1])
+local mode = ARGV[2]
+if mode == 'inst' then return {inst, ver, {}, {}, false} end
+local order = redis.call('LRANGE', KEYS[4], 0, -1)
+local data = {}
+if mode == 'all' then
+  data = redis.call('HGETALL', KEYS[3])
+elseif mode == 'some' then
+  for i = 3, #ARGV do data[#data + 1] = redis.call('HGET', KEYS[3], ARGV[i]) end
+else
+  local paths = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. ARGV[3], '+inf')
+  for i = 1, #paths do
+    local v = redis.call('HGET', KEYS[3], paths[i])
+    if v then data[#data + 1] = paths[i]; data[#data + 1] = v end
+  end
+end
+return {inst, ver, order, data, redis.call('HGET', KEYS[6], 'data')}
+"""
+
+_LUA_LIST = """#!lua flags=no-writes
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+"""
+
+# refuses (before any write) a key of another type than the script writes: a Lua error half way through a
+# script would leave its first writes in place
+_LUA_TYPES = """
+local function wrongtype(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then return 'WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. want end
+  return nil
+end
+"""
+
+_LUA_CREATE = """#!lua
+-- KEYS: instances, versions, items, order, itemver, events
+-- ARGV: iid, instance json, number of items n, then n pairs: path, item json; then event json...
+""" + _LUA_TYPES + """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'EXISTS' end
+local last = 3 + 2 * tonumber(ARGV[3])
+local bad = wrongtype(KEYS[1], 'hash')
+if not bad and #ARGV > last then bad = wrongtype(KEYS[6], 'list') end
+if bad then return bad end
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], '1')
+for i = 4, last, 2 do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  redis.call('RPUSH', KEYS[4], ARGV[i])
+  redis.call('ZADD', KEYS[5], 1, ARGV[i])
+end
+for i = last + 1, #ARGV do redis.call('RPUSH', KEYS[6], ARGV[i]) end
+return 'OK'
+"""
+
+_LUA_UPDATE = """#!lua
+-- KEYS: instances, versions, items, order, itemver, lease, events
+-- ARGV: iid, expected version, lease token ('' = none), lease epoch, instance json ('' = unchanged),
+--       new version, number of item triples n, then n triples: op ('s' set / 'd' delete), path, item json;
+--       then event json... (appended to the events list in this same script)
+""" + _LUA_TYPES + """
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+if not v then return 'UNKNOWN' end
+if v ~= ARGV[2] then return 'CONFLICT' end
+if ARGV[3] ~= '' then
+  if redis.call('HGET', KEYS[6], 'token') ~= ARGV[3] or redis.call('HGET', KEYS[6], 'epoch') ~= ARGV[4] then
+    return 'LEASE'
+  end
+end
+local last = 7 + 3 * tonumber(ARGV[7])
+local bad = wrongtype(KEYS[1], 'hash') or wrongtype(KEYS[3], 'hash') or wrongtype(KEYS[4], 'list')
+  or wrongtype(KEYS[5], 'zset')
+if not bad and #ARGV > last then bad = wrongtype(KEYS[7], 'list') end
+if bad then return bad end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[6])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[5]) end
+local nv = tonumber(ARGV[6])
+for i = 8, last, 3 do
+  local p = ARGV[i + 1]
+  if ARGV[i] == 's' then
+    if redis.call('HSET', KEYS[3], p, ARGV[i + 2]) == 1 then redis.call('RPUSH', KEYS[4], p) end
+    redis.call('ZADD', KEYS[5], nv, p)
+  else
+    if redis.call('HDEL', KEYS[3], p) == 1 then redis.call('LREM', KEYS[4], 0, p) end
+    redis.call('ZREM', KEYS[5], p)
+  end
+end
+for i = last + 1, #ARGV do redis.call('RPUSH', KEYS[7], ARGV[i]) end
+return 'OK'
+"""
+
+_LUA_DELETE = """#!lua
+-- KEYS: instances, versions, items, order, itemver, lease, events
+-- ARGV: iid, lease token ('' = no check), lease epoch
+if ARGV[2] ~= '' then
+  if redis.call('HGET', KEYS[6], 'token') ~= ARGV[2] or redis.call('HGET', KEYS[6], 'epoch') ~= ARGV[3] then
+    return 'LEASE'
+  end
+end
+local n = redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+return n
+"""
+
+_LUA_LEASE_CAS = """#!lua
+-- KEYS: lease   ARGV: expected token ('' = none), expected epoch ('' = no lease record), json, token, epoch
+local t = redis.call('HGET', KEYS[1], 'token')
+local e = redis.call('HGET', KEYS[1], 'epoch')
+if ARGV[2] == '' then
+  if e then return 0 end
+else
+  if e ~= ARGV[2] then return 0 end
+  if (t or '') ~= ARGV[1] then return 0 end
+end
+redis.call('HSET', KEYS[1], 'token', ARGV[4], 'epoch', ARGV[5], 'data', ARGV[3])
+return 1
+"""
+
+_LUA_UNLOCK = """#!lua
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_LUA_EVENTS = """#!lua
+-- KEYS: events   ARGV: event json...
+local n = 0
+for i = 1, #ARGV do n = redis.call('RPUSH', KEYS[1], ARGV[i]) end
+if #ARGV == 0 then n = redis.call('LLEN', KEYS[1]) end
+return n
+"""
+
+
+class RedisStore(Store):
+    """Redis backend. Keys under a prefix (default ``jobnet:``); every write is one Lua script (atomic)."""
+
+    backend = 'redis'
+
+    def __init__(self, url: str, prefix: str = DEFAULT_REDIS_PREFIX, timeout: float = DEFAULT_TIMEOUT) -> None:
+        super().__init__(timeout)
+        try:
+            import redis  # pylint: disable=import-outside-toplevel
+            from redis.backoff import NoBackoff  # pylint: disable=import-outside-toplevel
+            from redis.retry import Retry  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            raise StoreError('state store %s needs the Python package "redis" on the controller '
+                             '(pip install redis)' % mask_url(url))
+        self._redis_mod = redis
+        self.url = mask_url(url) + ('' if prefix == DEFAULT_REDIS_PREFIX else
+                                    ('&' if '?' in url else '?') + 'prefix=' + urllib.parse.quote(prefix))
+        self.prefix = prefix
+        # no automatic retries: a script re-sent after a dropped connection could be applied twice
+        self._r = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                       retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+        self._scripts = {}
+        self.lock_ttl = min(30.0, max(2.0, timeout / 2.0))
+
+    def close(self) -> None:
+        try:
+            self._r.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+    # ---- keys
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ':'.join(parts)
+
+    def _ikeys(self, iid: str) -> list[str]:
+        return [self._k('instances'), self._k('versions'), self._k('items', iid), self._k('order', iid),
+                self._k('itemver', iid), self._k('lease', iid), self._k('events', iid)]
+
+    # ---- error mapping
+
+    def _errors(self):
+        r = self._redis_mod.exceptions
+        return (r.RedisError, OSError)
+
+    def _call_read(self, what: str, fn):
+        try:
+            return fn()
+        except self._errors() as e:
+            raise StoreError('state store read failed: could not read %s from %s: %s' % (what, self.url, e))
+
+    def _call_write(self, what: str, fn):
+        try:
+            return fn()
+        except StoreError:
+            raise
+        except self._errors() as e:
+            raise StoreWriteError(self.url, what, '%s: %s' % (type(e).__name__, e))
+
+    def _script(self, name: str, src: str):
+        if name not in self._scripts:
+            self._scripts[name] = self._r.register_script(src)
+        return self._scripts[name]
+
+    @staticmethod
+    def _s(v):
+        return v.decode('utf-8') if isinstance(v, bytes) else v
+
+    # ---- primitives
+
+    def _snap(self, iid: str, mode: str, arg=None):
+        """One atomic read (a read-only script: consistent, and allowed while Redis is out of memory).
+
+        Returns (instance raw, version, item rows in order, lease raw); version ``None`` when unknown.
+        """
+        k = self._ikeys(iid)
+        args = [iid, mode]
+        if mode == 'some':
+            args.extend(arg)
+        elif mode == 'since':
+            args.append(str(int(arg)))
+        res = self._call_read('instance %s' % iid, lambda: self._script('read', _LUA_READ)(keys=k[:6], args=args))
+        raw, ver = res[0], res[1]
+        if ver is None:
+            return None, None, [], None
+        order, data, lease_raw = res[2], res[3], res[4] if len(res) > 4 else None
+        if mode == 'all':
+            pairs = {self._s(data[i]): data[i + 1] for i in range(0, len(data), 2)}
+            return raw, int(ver), self._order_rows(order, pairs), lease_raw
+        if mode == 'some':
+            pairs = {p: v for p, v in zip(arg, data) if v}
+        else:
+            pairs = {self._s(data[i]): data[i + 1] for i in range(0, len(data), 2)}
+        pos = {self._s(p): i for i, p in enumerate(order)}
+        rows = sorted(pairs.items(), key=lambda pv: (pos.get(pv[0], 1 << 60), pv[0]))
+        return raw, int(ver), rows, lease_raw
+
+    def _order_rows(self, order, data: dict):
+        data = dict(data)
+        rows = []
+        for p in order:
+            p = self._s(p)
+            if p in data:
+                rows.append((p, data.pop(p)))
+        rows.extend(sorted(data.items()))
+        return rows
+
+    def _get_instance_raw(self, iid):
+        raw, ver, _rows, _lease = self._snap(iid, 'inst')
+        return raw, ver
+
+    def _list_instances_raw(self, operation_date, frame):
+        res = self._call_read('the instance list', lambda: self._script('list', _LUA_LIST)(
+            keys=[self._k('instances'), self._k('versions')], args=[]))
+        insts = {self._s(res[0][i]): res[0][i + 1] for i in range(0, len(res[0]), 2)}
+        vers = {self._s(res[1][i]): res[1][i + 1] for i in range(0, len(res[1]), 2)}
+        out = []
+        for iid, raw in insts.items():
+            m = IID_RE.match(iid)
+            if m and ((operation_date is not None and m.group('date') != operation_date)
+                      or (frame is not None and m.group('frame') != frame)):
+                continue
+            v = vers.get(iid)
+            if v is None:
+                continue
+            out.append((iid, raw, int(v)))
+        return out
+
+    def _load_raw(self, iid, paths):
+        raw, ver, rows, _lease = self._snap(iid, 'all' if paths is None else 'some', None if paths is None else
+                                            [str(p) for p in paths])
+        return raw, ver, rows
+
+    def _get_items_raw(self, iid, paths):
+        return self._load_raw(iid, list(paths))[2]
+
+    def _get_version_raw(self, iid):
+        v = self._call_read('instance %s' % iid, lambda: self._r.hget(self._k('versions'), iid))
+        return None if v is None else int(v)
+
+    def _items_since_raw(self, iid, version):
+        _raw, ver, rows, _lease = self._snap(iid, 'since', version)
+        return ver, rows
+
+    def create_instance(self, instance: dict, items=None, events=None) -> dict:
+        """Create an instance, its items and events in one Lua script; see :meth:`Store.create_instance`."""
+        iid, inst_json, rows, event_rows = _checks.prepare_create(instance, items, events)
+        k = self._ikeys(iid)
+        args = [iid, inst_json, str(len(rows))]
+        for p, d in rows:
+            args.extend((p, d))
+        args.extend(event_rows)
+        what = 'instance %s (%d items)' % (iid, len(rows))
+        res = self._s(self._call_write(what, lambda: self._script('create', _LUA_CREATE)(
+            keys=k[:5] + k[6:7], args=args)))
+        if res == 'EXISTS':
+            raise InstanceExists('frame instance %s already exists in state store %s' % (iid, self.url))
+        self._refused(what, res)
+        return self.get_instance(iid)
+
+    def _refused(self, what: str, res: str) -> None:
+        if res.startswith('WRONGTYPE'):
+            raise StoreWriteError(self.url, what, '%s; nothing was written' % res)
+
+    def _lock(self, iid: str) -> tuple[str, str]:
+        key = self._k('lock', iid)
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self.timeout
+        delay = 0.002
+        while True:
+            ok = self._call_write('the lock of instance %s' % iid,
+                                  lambda: self._r.set(key, token, nx=True, px=int(self.lock_ttl * 1000)))
+            if ok:
+                return key, token
+            if time.monotonic() > deadline:
+                raise StoreWriteError(self.url, 'an update of instance %s' % iid,
+                                      'its lock stayed taken for %.0f s' % self.timeout)
+            time.sleep(delay)
+            delay = min(0.05, delay * 2)
+
+    def _unlock(self, key: str, token: str) -> None:
+        try:
+            self._script('unlock', _LUA_UNLOCK)(keys=[key], args=[token])
+        except self._errors():
+            pass  # it expires on its own
+
+    def update(self, iid: str, fn, lease: Lease | None = None, *, paths=None):
+        """Under the instance's lock: one snapshot read, ``fn``, then one Lua script that checks the version and
+        the lease and writes records and events; see :meth:`Store.update`. Returns ``fn``'s result."""
+        parse_iid(iid)
+        k = self._ikeys(iid)
+        what = 'an update of instance %s' % iid
+        lkey, ltoken = self._lock(iid)
+        try:
+            raw, ver, rows, lraw = self._snap(iid, 'all' if paths is None else 'some',
+                                              None if paths is None else [str(p) for p in paths])
+            if ver is None:
+                raise UnknownInstance('frame instance %s is not in state store %s' % (iid, self.url))
+            self._lease_matches(iid, lease, lraw)
+            problems: list = []
+            inst = _checks.parse_instance(iid, raw, ver, problems)
+            items = _checks.parse_items(iid, rows, problems)
+            self._raise_problems(problems)
+            version = ver + 1
+            inst_json, writes, result, event_rows = _checks.run_fn(iid, fn, inst, items, version)
+            args = [iid, str(ver), lease.token if lease else '', str(lease.epoch) if lease else '', inst_json or '',
+                    str(version), str(len(writes))]
+            for p, d in writes:
+                args.extend(('d', p, '') if d is None else ('s', p, d))
+            args.extend(event_rows)
+            res = self._s(self._call_write(what, lambda: self._script('update', _LUA_UPDATE)(keys=k, args=args)))
+            if res == 'UNKNOWN':
+                raise UnknownInstance('frame instance %s was deleted from state store %s during the update; nothing '
+                                      'was written' % (iid, self.url))
+            if res == 'LEASE':
+                raise LeaseLost(iid, lease, self.get_lease(iid))
+            if res == 'CONFLICT':
+                raise StoreWriteError(self.url, what, 'the instance changed after its lock expired (the update took '
+                                      'longer than %.0f s); nothing was written' % self.lock_ttl)
+            self._refused(what, res)
+            return result
+        finally:
+            self._unlock(lkey, ltoken)
+
+    def delete_instance(self, iid: str, lease: Lease | None = None) -> bool:
+        """Remove an instance with its items, lease and events. Returns False when it was not there."""
+        parse_iid(iid)
+        k = self._ikeys(iid)
+        args = [iid, lease.token if lease else '', str(lease.epoch) if lease else '']
+        res = self._call_write('the deletion of instance %s' % iid,
+                               lambda: self._script('delete', _LUA_DELETE)(keys=k, args=args))
+        if self._s(res) == 'LEASE':
+            raise LeaseLost(iid, lease, self.get_lease(iid))
+        return int(res) > 0
+
+    def _lease_get_raw(self, iid):
+        return self._call_read('the lease of %s' % iid, lambda: self._r.hget(self._k('lease', iid), 'data'))
+
+    def _lease_cas(self, iid, expect_token, expect_epoch, new_json, new_token, new_epoch):
+        args = [expect_token or '', '' if expect_epoch is None else str(expect_epoch), new_json, new_token or '',
+                str(new_epoch)]
+        res = self._call_write('the lease of %s' % iid, lambda: self._script('lease', _LUA_LEASE_CAS)(
+            keys=[self._k('lease', iid)], args=args))
+        return int(res) == 1
+
+    def _read_events_raw(self, iid, since):
+        rows = self._call_read('events of %s' % iid, lambda: self._r.lrange(self._k('events', iid), since, -1))
+        return [(since + 1 + i, raw) for i, raw in enumerate(rows)]
+
+    def _append_events_raw(self, iid, rows):
+        return int(self._call_write('%d event(s) of %s' % (len(rows), iid), lambda: self._script(
+            'events', _LUA_EVENTS)(keys=[self._k('events', iid)], args=rows)))
+
+    def _set_host_raw(self, host, raw):
+        self._call_write('the record of host %s' % host, lambda: self._r.hset(self._k('hosts'), host, raw))
+
+    def _get_hosts_raw(self):
+        data = self._call_read('host records', lambda: self._r.hgetall(self._k('hosts')))
+        return sorted((self._s(k), v) for k, v in data.items())
+
+    # ---- fact cache namespace
+
+    def _fact_get_raw(self, key):
+        return self._call_read('fact cache entry %r' % key, lambda: self._r.hget(self._k('facts'), key))
+
+    def _fact_set_raw(self, key, raw):
+        self._call_write('fact cache entry %r' % key, lambda: self._r.hset(self._k('facts'), key, raw))
+
+    def fact_keys(self) -> list[str]:
+        return sorted(self._s(k) for k in self._call_read('fact cache keys', lambda: self._r.hkeys(self._k('facts'))))
+
+    def fact_contains(self, key: str) -> bool:
+        return bool(self._call_read('fact cache entry %r' % key, lambda: self._r.hexists(self._k('facts'), key)))
+
+    def fact_delete(self, key: str) -> None:
+        self._call_write('the deletion of fact cache entry %r' % key, lambda: self._r.hdel(self._k('facts'), key))
+
+    def fact_flush(self, prefix: str = '') -> None:
+        keys = [k for k in self.fact_keys() if k.startswith(prefix)]
+        if keys:
+            self._call_write('the flush of the fact cache', lambda: self._r.hdel(self._k('facts'), *keys))
