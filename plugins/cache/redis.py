@@ -27,30 +27,10 @@ options:
       - key: fact_caching_connection
         section: defaults
     version_added: 0.1.0
-  _prefix:
-    description: A prefix put before every host name in the cache's keys (inside the hash).
-    type: str
-    default: ''
-    env:
-      - name: ANSIBLE_CACHE_PLUGIN_PREFIX
-    ini:
-      - key: fact_caching_prefix
-        section: defaults
-    version_added: 0.1.0
-  _timeout:
-    description: Seconds after which an entry is treated as absent; V(0) keeps entries for ever.
-    type: integer
-    default: 86400
-    env:
-      - name: ANSIBLE_CACHE_PLUGIN_TIMEOUT
-    ini:
-      - key: fact_caching_timeout
-        section: defaults
-    version_added: 0.1.0
 extends_documentation_fragment:
   - jobnet.scheduler.store
+  - jobnet.scheduler.fact_cache
 notes:
-  - The variable source of O(store) does not apply to a fact cache (it is loaded before any variable exists).
   - ansible-runner writes the environment to the job's artifacts; put a URL with a password in C(ansible.cfg)
     rather than in E(ANSIBLE_CACHE_PLUGIN_CONNECTION).
 seealso:
@@ -67,7 +47,7 @@ EXAMPLES = r"""
 
 from ansible.errors import AnsibleError
 
-from ansible_collections.jobnet.scheduler.plugins.cache.sqlite import StoreFactCache
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._fact_cache import StoreFactCache
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import StoreError, parse_store_url
 
 

@@ -28,30 +28,10 @@ options:
       - key: fact_caching_connection
         section: defaults
     version_added: 0.1.0
-  _prefix:
-    description: A prefix put before every host name in the cache's keys.
-    type: str
-    default: ''
-    env:
-      - name: ANSIBLE_CACHE_PLUGIN_PREFIX
-    ini:
-      - key: fact_caching_prefix
-        section: defaults
-    version_added: 0.1.0
-  _timeout:
-    description: Seconds after which an entry is treated as absent; V(0) keeps entries for ever.
-    type: integer
-    default: 86400
-    env:
-      - name: ANSIBLE_CACHE_PLUGIN_TIMEOUT
-    ini:
-      - key: fact_caching_timeout
-        section: defaults
-    version_added: 0.1.0
 extends_documentation_fragment:
   - jobnet.scheduler.store
+  - jobnet.scheduler.fact_cache
 notes:
-  - The variable source of O(store) does not apply to a fact cache (it is loaded before any variable exists).
   - Under ansible-runner (AWX) the fact cache is forced to C(jsonfile) in the job's artifacts unless
     C(fact_cache_type) is set; the scheduler's state store does not depend on the fact cache.
 seealso:
@@ -68,99 +48,11 @@ EXAMPLES = r"""
 """
 
 import os
-import time
 
 from ansible.errors import AnsibleError
-from ansible.plugins.cache import BaseCacheModule
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import (
-    CorruptRecord,
-    StoreError,
-    open_store,
-    parse_store_url,
-)
-
-
-class StoreFactCache(BaseCacheModule):
-    """A fact cache over the fact namespace of a jobnet state store (shared by the sqlite and redis plugins)."""
-
-    _backend = ''
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._prefix = self.get_option('_prefix') or ''
-        self._timeout = float(self.get_option('_timeout') or 0)
-        self._cache = {}
-        url = self._store_url()
-        try:
-            self._store = open_store(url, timeout=float(self.get_option('store_timeout')))
-        except StoreError as e:
-            raise AnsibleError('jobnet.scheduler.%s cache: %s' % (self._backend, e)) from e
-
-    def _store_url(self):  # pragma: no cover - per backend
-        raise NotImplementedError
-
-    def _fail(self, e, key):
-        if isinstance(e, CorruptRecord):
-            return AnsibleError('jobnet.scheduler.%s cache: the entry %r is corrupt and was left as it is (delete '
-                                'it or flush the cache): %s' % (self._backend, key, e))
-        return AnsibleError('jobnet.scheduler.%s cache: %s' % (self._backend, e))
-
-    def _fetch(self, key):
-        try:
-            got = self._store.fact_get(self._prefix + key)
-        except StoreError as e:
-            raise self._fail(e, key) from e
-        if got is None:
-            return None
-        value, stored = got
-        if self._timeout and time.time() - stored > self._timeout:
-            return None
-        return (value,)
-
-    def get(self, key):
-        # entries seen in this run stay, even if they expire meanwhile (as with the builtin caches)
-        if key not in self._cache:
-            got = self._fetch(key)
-            if got is None:
-                raise KeyError(key)
-            self._cache[key] = got[0]
-        return self._cache[key]
-
-    def set(self, key, value):
-        try:
-            self._store.fact_set(self._prefix + key, value)
-        except StoreError as e:
-            raise self._fail(e, key) from e
-        self._cache[key] = value
-
-    def keys(self):
-        try:
-            keys = [k[len(self._prefix):] for k in self._store.fact_keys() if k.startswith(self._prefix)]
-        except StoreError as e:
-            raise self._fail(e, '*') from e
-        if not self._timeout:
-            return keys
-        return [k for k in keys if k in self._cache or self._fetch(k) is not None]
-
-    def contains(self, key):
-        if key in self._cache:
-            return True
-        return self._fetch(key) is not None
-
-    def delete(self, key):
-        self._cache.pop(key, None)
-        try:
-            self._store.fact_delete(self._prefix + key)
-        except StoreError as e:
-            raise self._fail(e, key) from e
-
-    def flush(self):
-        self._cache = {}
-        try:
-            self._store.fact_flush(self._prefix)
-        except StoreError as e:
-            raise self._fail(e, '*') from e
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._fact_cache import StoreFactCache
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import StoreError, parse_store_url
 
 
 class CacheModule(StoreFactCache):
