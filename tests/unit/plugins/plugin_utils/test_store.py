@@ -1,14 +1,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The state store against real SQLite files and a real Redis.
+"""The state store against real SQLite files and a real Redis: URLs, SQLite files, processes, size and faults.
 
-Redis tests use the shared server at ``JOBNET_TEST_REDIS_URL`` (each test under its own key prefix, removed
-afterwards) and are skipped only when that variable is unset. Fault tests that kill or starve Redis start a
-redis-server of their own on another loopback port and stop it at the end.
+What every backend must do is in ``test_store_contract.py``; the ``store`` / ``store_url`` fixtures (one per
+backend) are in ``conftest.py``. Redis tests use the shared server at ``JOBNET_TEST_REDIS_URL`` (each test under
+its own key prefix, removed afterwards) and are skipped only when that variable is unset. Fault tests that kill
+or starve Redis start a redis-server of their own on another loopback port and stop it at the end.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import random
@@ -16,51 +16,20 @@ import resource
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store as S
 
-REDIS_URL = os.environ.get('JOBNET_TEST_REDIS_URL')
 IID = 'nightly@2026-11-21'
 FORK = multiprocessing.get_context('fork')
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # fixtures
-
-
-def _redis_cleanup(url: str, prefix: str) -> None:
-    import redis
-    r = redis.Redis.from_url(url)
-    keys = list(r.scan_iter(match=prefix + '*', count=1000))
-    if keys:
-        r.delete(*keys)
-    r.close()
-
-
-@pytest.fixture(params=['sqlite', 'redis'])
-def store_url(request, tmp_path):
-    if request.param == 'sqlite':
-        yield 'sqlite://%s' % (tmp_path / 'state.db')
-        return
-    if not REDIS_URL:
-        pytest.skip('JOBNET_TEST_REDIS_URL is not set (source .tmp/testenv/env.sh)')
-    prefix = 'jobnet-test-%s:' % uuid.uuid4().hex[:12]
-    yield '%s?prefix=%s' % (REDIS_URL, prefix)
-    _redis_cleanup(REDIS_URL, prefix)
-
-
-@pytest.fixture
-def store(store_url):
-    st = S.open_store(store_url)
-    yield st
-    st.close()
 
 
 def _free_port() -> int:
@@ -217,144 +186,7 @@ def test_reader_does_not_create_missing_sqlite_file(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# instances and items
-
-
-def test_create_then_load_returns_records_in_creation_order(store):
-    items = [_item('load', kind='net', host=None), _item('load/stage'), _item('extract'), _item('load/merge')]
-    created = store.create_instance(_instance(), items)
-    assert created['version'] == 1 and created['id'] == IID
-    inst, got = store.load(IID)
-    assert list(got) == ['load', 'load/stage', 'extract', 'load/merge']
-    assert got['load/stage']['parent'] == 'load' and got['load/stage']['version'] == 1
-    assert inst['definition'] == {'frame': 'nightly', 'jobs': []}
-    assert store.get_instance(IID) == inst
-    assert store.get_instance('weekly@2026-11-21') is None
-
-
-def test_create_accepts_items_as_dict(store):
-    store.create_instance(_instance(), {'a': _item('a'), 'b': _item('b')})
-    assert list(store.load(IID)[1]) == ['a', 'b']
-
-
-def test_create_of_taken_id_raises_and_changes_nothing(store):
-    store.create_instance(_instance(state='running'), [_item('a')])
-    before = store.load(IID)
-    with pytest.raises(S.InstanceExists) as e:
-        store.create_instance(_instance(state='waiting'), [_item('b')])
-    assert IID in str(e.value)
-    assert store.load(IID) == before
-
-
-@pytest.mark.parametrize('instance, items, words', [
-    (_instance('Bad@2026-11-21'), [], ['invalid frame instance id']),
-    (_instance('nightly@2026-13-40'), [], ['not a calendar date']),
-    (dict(_instance(), frame='other'), [], ['must match']),
-    (_instance(), [_item('a'), _item('a')], ["'a' appears twice"]),
-    (_instance(), [{k: v for k, v in _item('a').items() if k != 'state'}], ["lacks the key(s) state"]),
-    (_instance(), [_item('a', started=object())], ['not plain JSON']),
-    (_instance(), [_item('/abs')], ['invalid item path']),
-    (_instance(), [_item('a', rc=float('nan'))], ['not plain JSON']),
-])
-def test_bad_records_are_refused_and_nothing_is_written(store, instance, items, words):
-    with pytest.raises(S.InvalidRecord) as e:
-        store.create_instance(instance, items)
-    for w in words:
-        assert w in str(e.value)
-    assert store.list_instances() == []
-
-
-def test_list_instances_sorted_by_date_then_frame_and_filtered(store):
-    for iid in ['zeta@2026-11-20', 'alpha@2026-11-21', 'beta@2026-11-20', 'alpha@2026-11-20']:
-        store.create_instance(_instance(iid), [])
-    assert [i['id'] for i in store.list_instances()] == [
-        'alpha@2026-11-20', 'beta@2026-11-20', 'zeta@2026-11-20', 'alpha@2026-11-21']
-    assert [i['id'] for i in store.list_instances('2026-11-21')] == ['alpha@2026-11-21']
-    assert [i['id'] for i in store.list_instances(frame='alpha')] == ['alpha@2026-11-20', 'alpha@2026-11-21']
-
-
-def test_update_writes_only_the_returned_items(store):
-    store.create_instance(_instance(), _items(50))
-    inst0, items0 = store.load(IID)
-
-    def fn(inst, items):
-        it = items['j00007']
-        it['state'] = 'running'
-        return None, {'j00007': it}, 'done'
-
-    assert store.update(IID, fn) == 'done'
-    inst1, items1 = store.load(IID)
-    assert inst1['version'] == 2
-    assert inst1['updated'] == inst0['updated']  # the instance record was not rewritten
-    assert items1['j00007']['state'] == 'running' and items1['j00007']['version'] == 2
-    untouched = [p for p in items1 if p != 'j00007']
-    assert all(items1[p] == items0[p] for p in untouched)  # same version, same updated stamp
-    version, changed = store.items_since(IID, 1)
-    assert version == 2 and list(changed) == ['j00007']
-
-
-def test_update_can_rewrite_instance_add_and_delete_items(store):
-    store.create_instance(_instance(), [_item('a'), _item('b')])
-
-    def fn(inst, items):
-        inst['state'] = 'running'
-        return inst, {'c': _item('c'), 'a': None}, None
-
-    store.update(IID, fn)
-    inst, items = store.load(IID)
-    assert inst['state'] == 'running' and inst['version'] == 2
-    assert list(items) == ['b', 'c']
-
-
-def test_update_function_that_raises_writes_nothing(store):
-    store.create_instance(_instance(), [_item('a')])
-    before = store.load(IID)
-
-    def fn(inst, items):
-        items['a']['state'] = 'running'
-        raise RuntimeError('planner refused')
-
-    with pytest.raises(RuntimeError):
-        store.update(IID, fn)
-    assert store.load(IID) == before
-
-
-def test_update_returning_a_bad_item_writes_nothing(store):
-    store.create_instance(_instance(), [_item('a'), _item('b')])
-    before = store.load(IID)
-
-    def fn(inst, items):
-        items['a']['state'] = 'running'
-        return None, {'a': items['a'], 'b': {'path': 'b'}}, None
-
-    with pytest.raises(S.InvalidRecord) as e:
-        store.update(IID, fn)
-    assert "item 'b'" in str(e.value)
-    assert store.load(IID) == before
-
-
-def test_update_of_unknown_instance_raises(store):
-    with pytest.raises(S.UnknownInstance) as e:
-        store.update(IID, lambda inst, its: (None, {}, None))
-    assert IID in str(e.value)
-
-
-def test_update_with_only_some_paths_loaded(store):
-    store.create_instance(_instance(), _items(20))
-    seen = store.update(IID, lambda i, its: (None, {}, sorted(its)), paths=['j00003', 'j00011', 'nope'])
-    assert seen == ['j00003', 'j00011']
-    assert list(store.get_items(IID, ['j00011', 'j00003'])) == ['j00003', 'j00011']
-
-
-def test_delete_instance_removes_items_lease_and_events(store):
-    store.create_instance(_instance(), [_item('a')])
-    store.acquire_lease(IID, S.default_owner('run'), 30)
-    store.append_events(IID, [{'event': 'x'}])
-    assert store.delete_instance(IID) is True
-    assert store.get_instance(IID) is None and store.get_lease(IID) is None and store.read_events(IID) == []
-    assert store.delete_instance(IID) is False
-    store.create_instance(_instance(), [_item('b')])
-    assert list(store.load(IID)[1]) == ['b']
+# processes: fork, liveness of lease owners, racing controllers
 
 
 def test_store_opened_before_fork_works_in_child(store):
@@ -375,100 +207,6 @@ def test_store_opened_before_fork_works_in_child(store):
     assert store.load(IID)[1]['a']['state'] == 'running'
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# corrupt records
-
-
-def _corrupt_item(store, path, raw):
-    if store.backend == 'sqlite':
-        conn = sqlite3.connect(store.path)
-        conn.execute('UPDATE items SET data = ? WHERE iid = ? AND path = ?', (raw, IID, path))
-        conn.commit()
-        conn.close()
-    else:
-        store._r.hset(store._k('items', IID), path, raw)
-
-
-def _raw_item(store, path):
-    if store.backend == 'sqlite':
-        conn = sqlite3.connect(store.path)
-        raw = conn.execute('SELECT data FROM items WHERE iid = ? AND path = ?', (IID, path)).fetchone()[0]
-        conn.close()
-        return raw
-    return store._r.hget(store._k('items', IID), path).decode()
-
-
-@pytest.mark.parametrize('raw, key, words', [
-    ('{"path": "load/stage", "kind": "job"', None, ['does not parse']),
-    (json.dumps({'path': 'load/stage', 'kind': 'job'}), 'state', ["missing key 'state'"]),
-    ('[1, 2]', None, ['not an object']),
-])
-def test_corrupt_item_is_named_and_kept(store, raw, key, words):
-    store.create_instance(_instance(), [_item('load', kind='net'), _item('load/stage')])
-    _corrupt_item(store, 'load/stage', raw)
-    for call in (lambda: store.load(IID), lambda: store.update(IID, lambda inst, its: (None, {}, None))):
-        with pytest.raises(S.CorruptRecord) as e:
-            call()
-        assert e.value.instance == IID and e.value.path == 'load/stage' and e.value.key == key
-        assert IID in str(e.value) and "'load/stage'" in str(e.value)
-        for w in words:
-            assert w in str(e.value)
-    assert _raw_item(store, 'load/stage') == raw  # never deleted or rewritten
-
-
-def test_corrupt_instance_reported_in_listing_others_still_listed(store):
-    store.create_instance(_instance(), [])
-    store.create_instance(_instance('weekly@2026-11-21'), [])
-    if store.backend == 'sqlite':
-        conn = sqlite3.connect(store.path)
-        conn.execute("UPDATE instances SET data = '{\"id\": \"nightly@2026-11-21\"}' WHERE iid = ?", (IID,))
-        conn.commit()
-        conn.close()
-    else:
-        store._r.hset(store._k('instances'), IID, '{"id": "nightly@2026-11-21"}')
-    with pytest.raises(S.CorruptRecord) as e:
-        store.list_instances()
-    assert e.value.instance == IID and e.value.key == 'frame'
-    listed = store.list_instances(corrupt='report')
-    assert [i['id'] for i in listed] == [IID, 'weekly@2026-11-21']
-    assert 'missing key' in listed[0]['corrupt'] and 'corrupt' not in listed[1]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# leases
-
-
-def test_lease_held_message_names_owner_and_expiry(store):
-    owner = {'host': 'ctl.example.com', 'pid': 1234, 'start': '99', 'what': 'run', 'program': 'ansible-playbook'}
-    lease = store.acquire_lease(IID, owner, 60)
-    assert lease.epoch == 1 and lease.token
-    with pytest.raises(S.LeaseHeld) as e:
-        store.acquire_lease(IID, S.default_owner('recover'), 60)
-    msg = str(e.value)
-    assert msg == ('frame instance %s is driven by ansible-playbook pid 1234 on host ctl.example.com (what=run) '
-                   'until %s; wait for it to end or for the lease to expire' % (IID, lease.expires_at))
-    assert e.value.owner == owner and e.value.expires == pytest.approx(lease.expires)
-
-
-def test_expired_lease_is_taken_over_with_a_higher_epoch(store):
-    old = store.acquire_lease(IID, {'host': 'x', 'pid': 1, 'what': 'run'}, 0.2)
-    time.sleep(0.3)
-    new = store.acquire_lease(IID, S.default_owner('recover'), 30)
-    assert new.epoch == old.epoch + 1
-    with pytest.raises(S.LeaseLost) as e:
-        store.renew_lease(old, 30)
-    assert 'epoch %d' % new.epoch in str(e.value)
-
-
-def test_lease_of_dead_owner_is_taken_over_only_when_is_dead_says_so(store):
-    old = store.acquire_lease(IID, {'host': 'x', 'pid': 1, 'what': 'run'}, 60)
-    with pytest.raises(S.LeaseHeld):
-        store.acquire_lease(IID, S.default_owner('run'), 60, is_dead=lambda owner: False)
-    seen = []
-    new = store.acquire_lease(IID, S.default_owner('run'), 60, is_dead=lambda owner: seen.append(owner) or True)
-    assert seen == [old.owner] and new.epoch == 2
-
-
 def test_owner_is_dead_for_a_real_ended_process_not_for_a_live_one():
     proc = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
     try:
@@ -481,35 +219,6 @@ def test_owner_is_dead_for_a_real_ended_process_not_for_a_live_one():
         proc.kill()
         proc.wait()
     assert S.owner_is_dead(owner) is True
-
-
-def test_renew_and_release(store):
-    lease = store.acquire_lease(IID, S.default_owner('run'), 5)
-    before = lease.expires
-    time.sleep(0.01)
-    store.renew_lease(lease, 60)
-    assert lease.expires > before and store.get_lease(IID).expires == pytest.approx(lease.expires)
-    assert store.release_lease(lease) is True
-    assert store.release_lease(lease) is False  # already gone: no error
-    assert store.get_lease(IID).token == ''
-    nxt = store.acquire_lease(IID, S.default_owner('run'), 5)
-    assert nxt.epoch == 2
-    with pytest.raises(S.LeaseLost):
-        store.renew_lease(lease, 5)
-
-
-def test_update_with_lost_lease_writes_nothing(store):
-    store.create_instance(_instance(), [_item('a')])
-    old = store.acquire_lease(IID, {'host': 'x', 'pid': 1, 'what': 'run'}, 60)
-    assert store.update(IID, lambda i, its: (None, {'a': dict(its['a'], state='running')}, 1), lease=old) == 1
-    new = store.acquire_lease(IID, S.default_owner('recover'), 60, is_dead=lambda o: True)
-    before = store.load(IID)
-    called = []
-    with pytest.raises(S.LeaseLost):
-        store.update(IID, lambda i, its: called.append(1) or (None, {'a': dict(its['a'], state='x')}, 1), lease=old)
-    assert called == [] and store.load(IID) == before
-    store.update(IID, lambda i, its: (None, {'a': dict(its['a'], state='queuing')}, 1), lease=new)
-    assert store.load(IID)[1]['a']['state'] == 'queuing'
 
 
 def _race_lease(url, iid, barrier, q):
@@ -580,41 +289,6 @@ def test_concurrent_updates_lose_no_increment(store, store_url):
     events = store.read_events(IID)
     assert [e['seq'] for e in events] == list(range(1, workers * each + 1))
     assert store.read_events(IID, since=workers * each - 2) == events[-2:]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# events, hosts, facts
-
-
-def test_events_append_in_order_with_sequence_numbers(store):
-    assert store.append_events(IID, [{'event': 'a'}, {'event': 'b'}]) == 2
-    assert store.append_events(IID, [{'event': 'c', 'at': '2026-11-21T00:00:00Z'}]) == 3
-    evs = store.read_events(IID)
-    assert [(e['seq'], e['event']) for e in evs] == [(1, 'a'), (2, 'b'), (3, 'c')]
-    assert evs[2]['at'] == '2026-11-21T00:00:00Z' and evs[0]['at'].endswith('Z')
-    assert [e['event'] for e in store.read_events(IID, since=2)] == ['c']
-
-
-def test_host_states(store):
-    store.set_host_state('agent1', {'env_down': True, 'message': 'unreachable'})
-    store.set_host_state('agent2', {'env_down': False})
-    store.set_host_state('agent1', {'env_down': False})
-    states = store.get_host_states()
-    assert sorted(states) == ['agent1', 'agent2'] and states['agent1']['env_down'] is False
-
-
-def test_fact_namespace_is_apart_from_instances(store):
-    store.create_instance(_instance(), [_item('a')])
-    store.fact_set('s1_localhost', {'__payload__': '{"x": 1}'})
-    store.fact_set('p_other', {'y': 2})
-    value, stored = store.fact_get('s1_localhost')
-    assert value == {'__payload__': '{"x": 1}'} and stored <= time.time()
-    assert store.fact_keys() == ['p_other', 's1_localhost'] and store.fact_contains('p_other')
-    store.fact_flush('s1_')
-    assert store.fact_keys() == ['p_other']
-    store.fact_delete('p_other')
-    assert store.fact_get('p_other') is None and not store.fact_contains('p_other')
-    assert [i['id'] for i in store.list_instances()] == [IID]
 
 
 # ----------------------------------------------------------------------------------------------------------------
