@@ -29,7 +29,12 @@ def _boot_id() -> str | None:
 
 
 def process_start_time(pid: int) -> str | None:
-    """Start time of a process (``/proc/<pid>/stat`` field 22, clock ticks since boot), or ``None`` if gone."""
+    """Start time of a process (``/proc/<pid>/stat`` field 22, clock ticks since boot), or ``None`` if gone.
+
+    A zombie (state ``Z`` or ``X``: it has exited and waits to be reaped) is gone: a controller killed with its
+    parent may stay a zombie for long where nothing reaps orphans, and its lease must not look alive. The target
+    side's ``_jobrunner.proc_start_time`` applies the same rule.
+    """
     try:
         with open('/proc/%d/stat' % int(pid)) as f:
             data = f.read()
@@ -37,6 +42,8 @@ def process_start_time(pid: int) -> str | None:
         return None
     # the command name (field 2) may hold spaces and parentheses: split after the last ')'
     rest = data[data.rfind(')') + 2:].split()
+    if not rest or rest[0] in ('Z', 'X'):
+        return None
     try:
         return rest[19]
     except IndexError:
