@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from frames import ledger_dir, read_ledger, snapshot, wait_for, write_frame
+from frames import job_pids, ledger_dir, read_ledger, snapshot, wait_for, write_frame
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATE = '2026-11-21'   # the walk-through's operation date
@@ -58,7 +58,13 @@ def test_the_awx_walkthrough_of_the_docs_works_as_written(testenv, tmp_path):
     try:
         wait_for('extract to run', lambda: snapshot(store, iid)['extract']['state'] == 'running', timeout=180)
     finally:
-        os.killpg(run.pid, signal.SIGKILL)   # ansible-runner, ansible-playbook and its workers: a lost node
+        # a lost node: ansible-runner and the ansible-playbook it started in a session of its own
+        os.killpg(run.pid, signal.SIGKILL)
+        for pid in job_pids(str(work / 'runner')):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         run.wait(timeout=30)
         log.close()
     assert snapshot(store, iid)['']['state'] == 'running'
