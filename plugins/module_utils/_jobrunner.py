@@ -349,11 +349,15 @@ def _makedirs_private(path):
 
 
 def launch_failure_message(res):
-    """The message of a start call some of whose jobs could not be started."""
-    return ('jobs: could not start %d of the jobs, nothing of them runs: %s; started: %s; existing: %s (see jobs, '
+    """The message of a start call some of whose jobs could not be started (ids grouped by reason)."""
+    reasons = {}
+    for r in res['refused']:
+        reasons.setdefault(r['msg'], []).append(r['id'])
+    return ('jobs: could not start %d of the %d jobs, nothing of them runs: %s; %d started, %d existing (see jobs, '
             'started, existing and refused)'
-            % (len(res['refused']), '; '.join('%s (%s)' % (r['id'], r['msg']) for r in res['refused']),
-               ', '.join(res['started']) or 'none', ', '.join(res['existing']) or 'none'))
+            % (len(res['refused']), len(res['refused']) + len(res['started']) + len(res['existing']),
+               '; '.join('%s (%s)' % (', '.join(ids), msg) for msg, ids in reasons.items()),
+               len(res['started']), len(res['existing'])))
 
 
 def read_json(path):

@@ -62,7 +62,7 @@ if os.geteuid() != 0:
                 allow_module_level=True)
 
 
-def ansible(hosts, module, args, check=False, timeout=300):
+def ansible(hosts, module, args, check=False, timeout=300, extra_vars=None):
     """Run one ad-hoc module call; return {host: result}."""
     tree = tempfile.mkdtemp(prefix='jobnet-tree-')
     try:
@@ -70,6 +70,8 @@ def ansible(hosts, module, args, check=False, timeout=300):
                '-t', tree]
         if check:
             cmd.append('--check')
+        if extra_vars:
+            cmd += ['-e', json.dumps(extra_vars)]
         r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=timeout, check=False)
         out = {}
         for h in os.listdir(tree):
@@ -431,6 +433,14 @@ BAD_JOBS = [
     ('negative_timeout', lambda p: [dict(id=p + '-t', command=['true'], timeout=-1)], 'timeout'),
     ('missing_chdir', lambda p: [_good(p), dict(id=p + '-c', command=['true'], chdir='/nonexistent/x')],
      'jobs[1] (id %s-c).chdir'),
+    ('nul_in_an_env_value', lambda p: [_good(p), dict(id=p + '-z', command=['true'], env={'K': 'a\0b'})],
+     'jobs[1] (id %s-z).env.K: the value contains a NUL byte'),
+    ('nul_in_an_argument', lambda p: [_good(p), dict(id=p + '-z', command=['echo', 'a\0b'])],
+     'jobs[1] (id %s-z).command[1] contains a NUL byte'),
+    ('timeout_of_401_digits', lambda p: [_good(p), dict(id=p + '-t', command=['true'], timeout=10 ** 400)],
+     'jobs[1] (id %s-t).timeout must be at most 2678400 seconds'),
+    ('timeout_1e400', lambda p: [_good(p), dict(id=p + '-t', command=['true'], timeout='1e400')],
+     'jobs[1] (id %s-t).timeout must be at most 2678400 seconds'),
 ]
 
 
@@ -598,3 +608,154 @@ def test_native_async_jobs_are_reported_running_finished_and_lost_when_the_wrapp
             os.unlink(os.path.join(home('agent1'), '.ansible_async', jid))
         except OSError:
             pass
+
+
+# ---------------------------------------------------------------------------------------------------------
+# hostile input and hostile hosts
+
+BIG_PLAYBOOK = '''
+- hosts: agent2
+  gather_facts: false
+  tasks:
+    - jobnet.scheduler.job:
+        root: "{{ root }}"
+        jobs: "{{ jobs }}"
+      register: started
+    - ansible.builtin.copy:
+        content: "{{ started | to_json }}"
+        dest: "{{ out }}"
+      delegate_to: localhost
+'''
+
+
+def test_a_256_kb_shell_line_and_a_10000_argument_command_run_byte_for_byte(prefix, tmp_path):
+    root = root_of(prefix)
+    # all of printable ASCII but quote and what Jinja would read as a template
+    text = ''.join(chr(0x20 + i % 0x5f) for i in range(256 * 1024)).translate(str.maketrans("'{}%#", '_____'))
+    text += ' äö 日本 🙂'
+    args = ['%d "$x`y`\\ \t é $(false) *' % i for i in range(10000)] + ['', "'", '-', 'a\nb']
+    jobs = [dict(id=prefix + '-sh', shell="printf '%s' '" + text + "'"),
+            dict(id=prefix + '-argv', command=['printf', '%s\\0'] + args)]
+    # the arguments are too long for one command line (that of ansible itself): a playbook with a vars file
+    (tmp_path / 'vars.json').write_text(json.dumps(dict(root=root, jobs=jobs, out=str(tmp_path / 'out.json'))))
+    (tmp_path / 'big.yml').write_text(BIG_PLAYBOOK)
+    r = subprocess.run([os.path.join(BIN, 'ansible-playbook'), str(tmp_path / 'big.yml'), '-e',
+                        '@' + str(tmp_path / 'vars.json')], env=env(), capture_output=True, text=True, timeout=300,
+                       check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = json.loads((tmp_path / 'out.json').read_text())
+    assert res['started'] == [prefix + '-sh', prefix + '-argv'] and res['refused'] == [], res.get('msg')
+    jobs = until_ended('agent2', root, [prefix + '-sh', prefix + '-argv'], output=False)
+    assert [j['state'] for j in jobs.values()] == ['normal_end', 'normal_end'], jobs
+    d = host_root('agent2', prefix)
+    with open(os.path.join(d, prefix + '-sh', 'stdout'), 'rb') as f:
+        assert f.read() == text.encode()
+    with open(os.path.join(d, prefix + '-argv', 'stdout'), 'rb') as f:
+        assert f.read().split(b'\0')[:-1] == [a.encode() for a in args]
+
+
+def test_a_host_out_of_file_descriptors_starts_what_it_can_and_refuses_the_rest_naming_them(prefix):
+    """A real partial launch: the module's Python may open 30 files, so only some supervisors can start."""
+    root = root_of(prefix)
+    wrapper = os.path.join(home('agent1'), 'python-%s' % prefix)
+    with open(wrapper, 'w') as f:
+        f.write('#!/bin/sh\nexec /usr/bin/prlimit --nofile=30 /usr/bin/python3 "$@"\n')
+    os.chmod(wrapper, 0o755)
+    ids = ['%s-%02d' % (prefix, i) for i in range(40)]
+    jobs = [dict(id=i, command=['sleep', '300']) for i in ids]
+    res = ansible('agent1', 'job', dict(root=root, jobs=jobs, grace=1),
+                  extra_vars={'ansible_python_interpreter': wrapper})['agent1']
+    assert res.get('failed') and res['changed'] is True, res
+    started, refused = res['started'], [r['id'] for r in res['refused']]
+    assert started and refused and sorted(started + refused) == ids and res['existing'] == []
+    assert all('Too many open files' in r['msg'] for r in res['refused']), res['refused']
+    assert res['msg'].startswith('jobs: could not start %d of the 40 jobs, nothing of them runs: %s'
+                                 % (len(refused), refused[0])), res['msg']
+    assert [j['id'] for j in res['jobs']] == started and all(j['state'] == 'running' for j in res['jobs'])
+    # a refused job leaves nothing behind; the host says it does not know it
+    assert sorted(os.listdir(host_root('agent1', prefix))) == sorted(started)
+    info = ansible('agent1', 'job_info', dict(root=root, ids=ids, missing='ignore', output=False))['agent1']
+    assert sorted(info['missing']) == sorted(refused) and all(j['state'] == 'running' for j in info['jobs'])
+    # the same call again with enough files: the started ones exist, the refused ones start now
+    res = ansible('agent1', 'job', dict(root=root, jobs=jobs))['agent1']
+    assert not res.get('failed') and sorted(res['started']) == sorted(refused), res.get('msg')
+    assert sorted(res['existing']) == sorted(started) and res['refused'] == []
+    ansible('agent1', 'job', dict(root=root, state='stopped', ids=ids, grace=1))
+
+
+def test_env_and_secret_env_values_are_not_printed_even_verbose_and_reach_the_job(prefix):
+    root = root_of(prefix)
+    jid = prefix + '-env'
+    # the job checks the values by their lengths, so that they are nowhere but in env and secret_env
+    args = dict(root=root, jobs=[dict(id=jid, command=['sh', '-c', 'test "$(printf %s "$P$T" | wc -c)" -eq 28'],
+                                      env={'P': 'pl41n-v4lue'}, secret_env={'T': 'hunter2-s3cr3t-xy'})])
+    r = subprocess.run([os.path.join(BIN, 'ansible'), 'agent3', '-m', 'jobnet.scheduler.job', '-a', json.dumps(args),
+                        '-vvv'], env=env(), capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' in r.stdout
+    for text in (r.stdout, r.stderr):
+        assert 'hunter2' not in text and 'pl41n' not in text
+    assert jid in r.stdout
+    job = until_ended('agent3', root, [jid], output=False)[jid]
+    assert (job['state'], job['rc']) == ('normal_end', 0), job
+    d = os.path.join(host_root('agent3', prefix), jid)
+    for name in os.listdir(d):
+        with open(os.path.join(d, name), 'rb') as f:
+            data = f.read()
+        assert b'hunter2' not in data and b'pl41n' not in data, name
+
+
+def test_a_shared_job_root_or_a_planted_attempt_folder_is_refused_and_nothing_starts(prefix):
+    root = root_of(prefix)
+    r = host_root('agent1', prefix)
+    uid = pwd.getpwnam(USERS['agent1']).pw_uid
+    os.makedirs(r)
+    os.chown(r, uid, uid)
+    os.chmod(r, 0o777)
+    jobs = [dict(id=prefix + '-a', command=['true']), dict(id=prefix + '-b', command=['true'])]
+    res = ansible('agent1', 'job', dict(root=root, jobs=jobs))['agent1']
+    assert res.get('failed') and res['msg'].startswith('root: %s is writable by group or others (mode 0777)' % r), res
+    assert 'use a job root of your own' in res['msg'] and os.listdir(r) == []
+    res = ansible('agent1', 'job_info', dict(root=root))['agent1']
+    assert res.get('failed') and res['msg'].startswith('root: '), res
+    # private again, but another user planted the folder of the second attempt with a result
+    os.chmod(r, 0o700)
+    planted = os.path.join(r, prefix + '-b')
+    os.mkdir(planted, 0o755)
+    with open(os.path.join(planted, 'result.json'), 'w') as f:
+        json.dump({'rc': 0, 'signal': None, 'reason': 'exit', 'ended': '2026-01-01T00:00:00.000000Z'}, f)
+    other = pwd.getpwnam(USERS['agent2']).pw_uid
+    os.chown(planted, other, other)
+    res = ansible('agent1', 'job', dict(root=root, jobs=jobs))['agent1']
+    assert res.get('failed') and res['msg'].startswith('jobs[1] (id %s-b): %s is owned by uid %d, not by uid %d'
+                                                       % (prefix, planted, other, uid)), res
+    assert 'nothing was started' in res['msg'] and os.listdir(r) == [prefix + '-b']
+
+
+def test_a_background_child_left_in_the_group_ends_with_the_job_and_a_setsid_child_lives_on(prefix):
+    root = root_of(prefix)
+    jid = prefix + '-kids'
+    kid, own = (os.path.join(home('agent3'), '%s-%s' % (n, prefix)) for n in ('kid', 'own'))
+    shell = ('trap "" TERM; sleep 300 & echo $! > %s; setsid sleep 300 & echo $! > %s; (trap "" TERM; sleep 300) &'
+             ' exit 0' % (kid, own))
+    ansible('agent3', 'job', dict(root=root, grace=1, jobs=[dict(id=jid, shell=shell)]))
+    job = until_ended('agent3', root, [jid], output=False)[jid]
+    with open(own) as f:
+        own_pid = int(f.read())
+    try:
+        assert (job['state'], job['rc'], job['reason']) == ('normal_end', 0, 'exit'), job
+        with open(kid) as f:
+            assert proc_start(int(f.read())) is None, 'the background child outlived its job'
+        assert not group_alive(job['pid']), 'the TERM-proof child outlived its job'
+        assert proc_start(own_pid) is not None, 'the child in a session of its own was ended'
+    finally:
+        try:
+            os.kill(own_pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def test_max_bytes_over_16_mib_is_refused_saying_to_page(prefix):
+    res = ansible('agent2', 'job_info', dict(root=root_of(prefix), max_bytes=16 * 1024 * 1024 + 1))['agent2']
+    assert res.get('failed') and 'max_bytes must be at most 16777216 (16 MiB)' in res['msg'], res
+    assert 'next_offset' in res['msg']

@@ -373,7 +373,7 @@ def test_a_job_that_cannot_be_launched_is_refused_leaves_no_folder_and_the_other
     monkeypatch.undo()
     root.stop(['a'], 0.3)
     _refuse_popen_of(monkeypatch, 'd', error)
-    with pytest.raises(jr.PartialLaunch, match=r'^jobs: could not start 1 of the jobs, nothing of them runs: d ') as e:
+    with pytest.raises(jr.PartialLaunch, match=r'^jobs: could not start 1 of the 2 jobs, nothing of them runs: d ') as e:
         root.start(jr.normalize_jobs([{'id': 'd', 'command': ['true']}, {'id': 'b', 'command': ['true']}]), 1)
     assert e.value.result['started'] == ['b'] and e.value.result['refused'][0]['id'] == 'd'
 

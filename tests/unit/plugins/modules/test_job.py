@@ -125,8 +125,9 @@ def test_job_partial_launch_fails_and_still_reports_jobs_started_existing_and_re
     jobs = [dict(id='a', command=['sleep', '60']), dict(id='b', command=['true']), dict(id='old', command=['true'])]
     r = run(job, dict(root=root, jobs=jobs, grace=0.3), capsys)
     assert r['failed'] is True and r['changed'] is True
-    assert r['msg'].startswith('jobs: could not start 1 of the jobs, nothing of them runs: b (cannot start the '
-                               'supervisor: [Errno 11] Resource temporarily unavailable); started: a; existing: old')
+    assert r['msg'] == ('jobs: could not start 1 of the 3 jobs, nothing of them runs: b (cannot start the '
+                        'supervisor: [Errno 11] Resource temporarily unavailable); 1 started, 1 existing (see jobs, '
+                        'started, existing and refused)')
     assert r['started'] == ['a'] and r['existing'] == ['old']
     assert r['refused'] == [{'id': 'b', 'msg': 'cannot start the supervisor: [Errno 11] Resource temporarily '
                                                'unavailable'}]
