@@ -21,6 +21,23 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import St
 OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'adopt_manager_jobs')
 
 
+def damaged(iid, exc):
+    """The message of a record that could not be used: store and recovery errors say it themselves; a raw Python
+    error (a damaged definition) is named as such, with the key or value it stumbled on."""
+    if isinstance(exc, (_store.StoreError, _recovery.IncompleteRecord)):
+        return str(exc)
+    return ('its records are damaged (%s %s while reading them); they were left as they are: repair the instance '
+            'or restore the store from a backup' % (type(exc).__name__, exc))
+
+
+def corrupt_by_instance(problems):
+    """{instance id: [its problems]} of the problems list_instances collected."""
+    out = {}
+    for problem in problems:
+        out.setdefault(problem.get('instance') or '?', []).append(problem)
+    return out
+
+
 class ActionModule(JobnetAction):
 
     _requires_connection = True  # phase poll talks to the task's host; plan and apply run on localhost
@@ -85,15 +102,19 @@ class ActionModule(JobnetAction):
         engine = self.engine(store, task_vars, 'recover')
         base = self.base_options(args, task_vars)
         manager = frozenset(args['manager_hosts'])
-        candidates = [i for i in store.list_instances(args.get('operation_date'), frame=args.get('frame'))
+        problems = []   # a corrupt instance record refuses only its own instance
+        candidates = [i for i in store.list_instances(args.get('operation_date'), frame=args.get('frame'),
+                                                      problems=problems)
                       if i['state'] != State.NOT_SUBMITTED.value]
         candidates.sort(key=lambda i: (i['operation_date'], i['frame']))
         leases, refused, polls, options, hosts = {}, [], {}, {}, set()
+        for iid, probs in corrupt_by_instance(problems).items():
+            refused.append('%s not recovered: %s' % (iid, _store.CorruptRecord(getattr(store, 'url', ''), probs)))
         for summary in candidates:
             iid = summary['id']
             try:
                 lease = engine.acquire(iid)
-            except _engine.EngineError as exc:
+            except (_engine.EngineError, _store.StoreError) as exc:   # a live driver, or a corrupt lease record
                 refused.append('%s not recovered: %s' % (iid, exc))
                 continue
             try:
@@ -104,8 +125,9 @@ class ActionModule(JobnetAction):
                     for host, ids in asks.items():
                         polls.setdefault(host, []).extend(ids)
                 hosts.update((instance.get('definition') or {}).get('hosts', []))
-            except (_store.StoreError, _recovery.IncompleteRecord, ValueError) as exc:
-                refused.append('%s not recovered: %s' % (iid, exc))
+            except (_store.StoreError, _recovery.IncompleteRecord, ValueError, KeyError, TypeError,
+                    AttributeError) as exc:
+                refused.append('%s not recovered: %s' % (iid, damaged(iid, exc)))
                 store.release_lease(lease)
                 continue
             leases[iid] = lease.to_dict()
@@ -199,8 +221,9 @@ class ActionModule(JobnetAction):
             try:
                 res = engine.recover(iid, lease, fetched=fetched, unreachable=unreachable, options=opts, now=now,
                                      manager_hosts=manager)
-            except (_recovery.IncompleteRecord, _store.CorruptRecord) as exc:
-                failed.append('%s not recovered: %s' % (iid, exc))
+            except (_recovery.IncompleteRecord, _store.CorruptRecord, ValueError, KeyError, TypeError,
+                    AttributeError) as exc:
+                failed.append('%s not recovered: %s' % (iid, damaged(iid, exc)))
                 failed_ids.add(iid)
                 say('jobnet: %s' % failed[-1])
                 store.release_lease(lease)

@@ -48,8 +48,11 @@ class ActionModule(JobnetAction):
                 iids = list(args['instances'])
             else:
                 date = self.check_date(args['operation_date']) if args.get('operation_date') else None
-                iids = [i['id'] for i in store.list_instances(date)
+                problems = []   # a corrupt instance record is shown as corrupt; the others as usual
+                iids = [i['id'] for i in store.list_instances(date, problems=problems)
                         if not args.get('frame') or i['frame'] == args['frame']]
+                iids.extend(sorted({p['instance'] for p in problems if p.get('instance')
+                                    and (not args.get('frame') or p['instance'].partition('@')[0] == args['frame'])}))
             if args.get('chart_html') and args.get('instances') is None and len(iids) > 1:
                 frames = sorted({iid.partition('@')[0] for iid in iids})
                 if len(frames) > 1:

@@ -54,12 +54,18 @@ class ControllerGone(EngineError):
     """The ansible-playbook process that owns this driver died: the driver must stop at once."""
 
 
-def record_events(store, iid, events, into):
-    """Append ``events`` to the instance's event log in the store, and to the list ``into`` with their instance
-    (what an action returns for the recorder's history)."""
+def commit(store, iid, decide, lease, into):
+    """The one decide-and-commit step: ``decide(instance, items)`` returns ``(instance or None, {path: item},
+    (result, events))``; the store writes the records **and** the events in one transaction (fenced by ``lease``),
+    so no state change is ever recorded without its history. The events are kept in ``into`` with their instance
+    (what an action returns for the recorder's history). Returns ``result``."""
+    def with_events(inst, items):
+        new, changed, (result, events) = decide(inst, items)
+        return new, changed, (result, events), events
+    result, events = store.update(iid, with_events, lease=lease)
     if events:
-        store.append_events(iid, events)
         into.extend(dict(e, instance=iid) for e in events)
+    return result
 
 
 # ---------------------------------------------------------------------- controller identity (leases)
@@ -254,16 +260,12 @@ class Engine:
                 pl = planner_for(inst, items)
                 pl.instance['submitted'] = isotime(pl.now)
                 pl.submit()
-                return pl.instance, pl.changed(), pl.events
-            events = self.store.update(iid, do_submit, lease=lease)
-            self._events(iid, events)
+                return pl.instance, pl.changed(), (None, pl.events)
+            commit(self.store, iid, do_submit, lease, self.events)
         except Exception:
             self.store.release_lease(lease)
             raise
         return self.store.get_instance(iid), lease
-
-    def _events(self, iid, events):
-        record_events(self.store, iid, events, self.events)
 
     # ------------------------------------------------------------------ operations
     def operate(self, iid, operation, path=None, lease=None, jobs=None):
@@ -297,11 +299,9 @@ class Engine:
                 stops.setdefault(host, []).append(aid)
             return pl.instance, pl.changed(), ({'stop': stops, 'state': pl.instance['state']}, pl.events)
         try:
-            result, events = self.store.update(iid, fn, lease=lease)
+            return commit(self.store, iid, fn, lease, self.events)
         except OperationError as exc:
             raise EngineError(str(exc))
-        self._events(iid, events)
-        return result
 
     # ------------------------------------------------------------------ recovery
     def recover(self, iid, lease, *, fetched, unreachable, options, now, manager_hosts):
@@ -326,9 +326,7 @@ class Engine:
                     pl.resume()
             events = list(res.events) + pl.events
             return (pl.instance if pl.instance_changed else None), pl.changed(), (res, events)
-        res, events = self.store.update(iid, fn, lease=lease)
-        self._events(iid, events)
-        return res
+        return commit(self.store, iid, fn, lease, self.events)
 
     def record_recovery_stops(self, iid, lease, jobs):
         """Record what the manager node reported of the attempts recovery stopped there (rc, signal, end)."""
@@ -336,8 +334,7 @@ class Engine:
             pl = planner_for(inst, items)
             pl.record_recovery_stops(jobs)
             return (pl.instance if pl.instance_changed else None), pl.changed(), (None, pl.events)
-        _result, events = self.store.update(iid, fn, lease=lease)
-        self._events(iid, events)
+        commit(self.store, iid, fn, lease, self.events)
 
 
 class HostDriver:
@@ -394,10 +391,9 @@ class HostDriver:
             self._check_parent()  # inside the transaction: an orphaned driver never writes
             return fn(inst, items)
         try:
-            result, events = self.store.update(iid, guarded, lease=self.leases[iid])
+            result = commit(self.store, iid, guarded, self.leases[iid], self.events)
         except self.store_mod.LeaseLost as exc:
             raise EngineError(self._lost_message(iid, exc))
-        record_events(self.store, iid, events, self.events)
         if len(self.events) > 2 * EVENTS_KEPT:
             del self.events[:-EVENTS_KEPT]
         return result

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import glob
+import re
 import os
 import time
 
@@ -182,3 +183,47 @@ def test_a_run_names_each_failed_job_on_its_own_host_with_its_reason_and_stderr(
     assert status.returncode == 0 and 'skipping' not in status.stdout, status.stdout[-3000:]
     row = [line for line in status.stdout.splitlines() if ' disk ' in line][0]
     assert row.rstrip().endswith('ended with rc 3 (stderr: disk full)'), row
+
+
+def test_a_corrupt_instance_or_lease_beside_healthy_ones_refuses_only_itself(testenv, tmp_path, run_playbook):
+    import sqlite3
+    flags = ledger_dir()
+    ledger, gate = str(flags / 'ledger'), flags / 'gate'
+    db = tmp_path / 'state.db'
+    url = 'sqlite:///%s' % db
+    env = {'JOBNET_STORE': url}
+    procs = []
+    for name, host in (('healthy', 'agent1'), ('badinst', 'agent2'), ('badlease', 'agent3')):
+        path = write_frame(tmp_path, {'frame': name, 'jobs': [gated('j', host, ledger + '.' + name, gate)]},
+                           name='%s.yml' % name)
+        procs.append(start_playbook(testenv, ['jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
+                                              '-e', 'operation_date=%s' % DATE], str(tmp_path / ('%s.log' % name)),
+                                    env=env))
+    try:
+        for name in ('healthy', 'badinst', 'badlease'):
+            wait_for(name, lambda n=name: snapshot(url, '%s@%s' % (n, DATE))['j']['state'] == 'running')
+    finally:
+        for proc in procs:
+            kill9(proc)
+    con = sqlite3.connect(str(db))
+    with con:
+        con.execute("UPDATE instances SET data = '{not json' WHERE iid = ?", ('badinst@%s' % DATE,))
+        con.execute("UPDATE leases SET data = '{\"epoch\": \"x\"}' WHERE iid = ?", ('badlease@%s' % DATE,))
+    before = {r[0]: r[1] for r in con.execute('SELECT iid, data FROM instances')}
+    con.close()
+    gate.write_text('')
+    out = run_playbook(['jobnet.scheduler.recover', '-e', 'operation_date=%s' % DATE], env=env, timeout=300)
+    log = out.stdout
+    assert out.returncode == 2, log[-3000:]
+    assert 'badinst@%s not recovered: corrupt record' % DATE in log, log[-3000:]
+    refusal = log.split('badlease@%s not recovered' % DATE, 1)
+    assert len(refusal) == 2 and 'lease' in refusal[1].splitlines()[0], log[-3000:]
+    assert snapshot(url, 'healthy@%s' % DATE)['j']['state'] == 'normal_end'
+    con = sqlite3.connect(str(db))
+    after = {r[0]: r[1] for r in con.execute('SELECT iid, data FROM instances')}
+    con.close()
+    assert after['badinst@%s' % DATE] == before['badinst@%s' % DATE] == '{not json'   # left as it was
+    status = run_playbook(['jobnet.scheduler.status'], env=env, timeout=120)
+    assert status.returncode == 0, status.stdout[-3000:]
+    assert re.search(r'badinst\s+corrupt', status.stdout) and re.search(r'healthy\s+normal_end', status.stdout), \
+        status.stdout[-3000:]
