@@ -160,8 +160,8 @@ def test_start_is_idempotent_per_id_and_records_rc_and_output(tmp_path):
     assert open(root.path('a') + '/stdout').read() == 'out\n' and open(root.path('b') + '/stdout').read() == 'y\n'
     views, started, existing = root.start(specs, 1)
     assert started == [] and existing == ['a', 'b'] and views[0]['state'] is JobState.ABNORMAL_END
-    assert sorted(os.listdir(root.path('a'))) == ['command.sh', 'result.json', 'spec.json', 'status.json', 'stderr',
-                                                 'stdout']
+    assert sorted(os.listdir(root.path('a'))) == ['command.sh', 'result.json', 'spec.json', 'status.json',
+                                                  'stderr', 'stdout']
 
 
 def test_check_mode_starts_nothing(tmp_path):
@@ -544,3 +544,18 @@ def test_env_and_secret_env_reach_the_job_and_only_their_names_are_written_in_it
             assert b's3cr3t' not in data and b'pl41n' not in data, name
     with open(root.path('e') + '/stdout') as f:
         assert f.read() == 'PL41N-V4LUE S3CR3T-T0KEN'
+
+
+def test_stop_of_a_job_whose_main_process_ended_ends_what_its_supervisor_is_still_ending(tmp_path):
+    root = jr.JobRoot(str(tmp_path / 'jobs'))
+    root.start(jr.normalize_jobs([{'id': 'w', 'shell': '(trap "" TERM; sleep 60) & exit 0'}]), 60)
+    deadline = time.monotonic() + 10
+    while jr.proc_start_time(root.view('w')['pid']) is not None:     # the main process ends at once
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    v = root.view('w')
+    assert v['state'] is JobState.RUNNING and v['pid'] in jr.live_pgids()   # the supervisor waits out its grace
+    t0 = time.monotonic()
+    views, stopped = root.stop(['w'], 0.3)
+    assert stopped == ['w'] and time.monotonic() - t0 < 10
+    assert (views[0]['state'], views[0]['rc']) == (JobState.STOPPED, 0) and v['pid'] not in jr.live_pgids()
