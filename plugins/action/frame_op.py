@@ -15,6 +15,8 @@ DRIVING = frozenset(('rerun', 'release', 'force_start', 'resume'))
 
 class ActionModule(JobnetAction):
 
+    _supports_check_mode = True   # under --check: the decision on the records as they are, nothing written
+
     _VALID_ARGS = frozenset(('operation', 'frame', 'operation_date', 'path', 'kill', 'store', 'lease_ttl', 'jobs'))
 
     def run(self, tmp=None, task_vars=None):
@@ -46,6 +48,8 @@ class ActionModule(JobnetAction):
             driving = op in DRIVING or (op in ('skip', 'pause') and not args.get('path'))
             if driving:
                 self.check_forks(hosts)
+            if self._task.check_mode:
+                return self.preview(store, engine, iid, op, args, result)
             lease = engine.acquire(iid)
             try:
                 outcome = engine.operate(iid, op, path=args.get('path'), lease=lease, jobs=args.get('jobs'))
@@ -72,4 +76,24 @@ class ActionModule(JobnetAction):
             'state': outcome['state'],
             'events': engine.events[-EVENTS_RETURNED:],
         })
+        return result
+
+    @staticmethod
+    def preview(store, engine, iid, op, args, result):
+        """Check mode: say what the operation would do (or why it would be refused); record and start nothing."""
+        current = store.get_lease(iid)
+        if current is not None and current.token and not current.expired \
+                and not _store.owner_is_dead(current.owner):
+            raise _engine.EngineError(str(_store.LeaseHeld(iid, current.owner, current.expires)))
+        outcome = engine.operate(iid, op, path=args.get('path'), jobs=args.get('jobs'), preview=True)
+        where = (' ' + args['path']) if args.get('path') else ''
+        moves = ['%s %s -> %s' % (e.get('path') or 'frame', e.get('from'), e.get('to')) for e in outcome['events']]
+        say('jobnet: check mode: %s of %s%s would leave the frame %s%s' % (
+            op, iid, where, outcome['state'], (': ' + ', '.join(moves[:20])) if moves else ': no change'))
+        stops = outcome['stop'] if (op == 'force_init' or (op == 'stop' and args['kill'])) else {}
+        for host, ids in sorted(stops.items()):
+            say('jobnet: check mode: would stop %s on %s' % (', '.join(ids), host))
+        result.update({'changed': bool(moves or stops), 'operation': op, 'instances': [], 'leases': {},
+                       'hosts': [], 'stop_hosts': [], 'stop': {}, 'would_stop': stops, 'state': outcome['state'],
+                       'would': moves, 'events': []})
         return result

@@ -40,6 +40,9 @@ def corrupt_by_instance(problems):
 
 class ActionModule(JobnetAction):
 
+    # under --check: what would be recovered and how (the hosts are asked, read-only); nothing leased or written
+    _supports_check_mode = True
+
     _requires_connection = True  # phase poll talks to the task's host; plan and apply run on localhost
     _VALID_ARGS = frozenset(('phase', 'plan', 'polls', 'store', 'lease_ttl', 'operation_date', 'frame',
                              'manager_hosts', 'manager_root', 'root', 'unreachable_retries', 'unreachable_delay')
@@ -113,7 +116,7 @@ class ActionModule(JobnetAction):
         for summary in candidates:
             iid = summary['id']
             try:
-                lease = engine.acquire(iid)
+                lease = self.check_lease(store, iid) if self._task.check_mode else engine.acquire(iid)
             except (_engine.EngineError, _store.StoreError) as exc:   # a live driver, or a corrupt lease record
                 refused.append('%s not recovered: %s' % (iid, exc))
                 continue
@@ -128,9 +131,10 @@ class ActionModule(JobnetAction):
             except (_store.StoreError, _recovery.IncompleteRecord, ValueError, KeyError, TypeError,
                     AttributeError) as exc:
                 refused.append('%s not recovered: %s' % (iid, damaged(iid, exc)))
-                store.release_lease(lease)
+                if lease is not None:
+                    store.release_lease(lease)
                 continue
-            leases[iid] = lease.to_dict()
+            leases[iid] = lease.to_dict() if lease is not None else {'iid': iid, 'token': '', 'epoch': 0}
             options[iid] = opts.as_dict()
         for line in refused:
             say('jobnet: ' + line)
@@ -145,6 +149,15 @@ class ActionModule(JobnetAction):
             'poll_hosts': sorted(polls),
             'refused': refused,
         }
+
+    @staticmethod
+    def check_lease(store, iid):
+        """Check mode: refuse as acquire would (a live driver), take nothing; returns None."""
+        current = store.get_lease(iid)
+        if current is not None and current.token and not current.expired \
+                and not _store.owner_is_dead(current.owner):
+            raise _engine.EngineError(str(_store.LeaseHeld(iid, current.owner, current.expires)))
+        return None
 
     # ------------------------------------------------------------------ poll (on each host)
     def poll(self, args, task_vars):
@@ -205,6 +218,22 @@ class ActionModule(JobnetAction):
         resumed, stops, messages, failed, failed_ids, done = [], {}, [], [], set(), []
         for k, iid in enumerate(iids, 1):
             opts = _recovery.RecoveryOptions(**plan['options'][iid])
+            if self._task.check_mode:
+                try:
+                    res = engine.recover(iid, None, fetched=fetched, unreachable=unreachable, options=opts, now=now,
+                                         manager_hosts=manager, preview=True)
+                except (_recovery.IncompleteRecord, _store.StoreError, ValueError, KeyError, TypeError,
+                        AttributeError) as exc:
+                    failed.append('%s would not be recovered: %s' % (iid, damaged(iid, exc)))
+                    say('jobnet: check mode: ' + failed[-1])
+                    failed_ids.add(iid)
+                    continue
+                for line in res.messages:
+                    say('jobnet: check mode: %s' % line)
+                messages.extend(res.messages)
+                say('jobnet: check mode: %s would be recovered (nothing was recorded)' % iid)
+                done.append(iid)
+                continue
             lease = _engine.lease_from_dict(_store, leases[iid])
             try:
                 lease = store.renew_lease(lease, float(self.option('lease_ttl', task_vars,
@@ -260,7 +289,7 @@ class ActionModule(JobnetAction):
                 if views and iid in leases:
                     engine.record_recovery_stops(iid, _engine.lease_from_dict(_store, leases[iid]), views)
         for iid in done:
-            if iid not in resumed:
+            if iid not in resumed and not self._task.check_mode:
                 store.release_lease(_engine.lease_from_dict(_store, leases.pop(iid)))
         all_events = engine.events
         hosts = set()

@@ -268,10 +268,12 @@ class Engine:
         return self.store.get_instance(iid), lease
 
     # ------------------------------------------------------------------ operations
-    def operate(self, iid, operation, path=None, lease=None, jobs=None):
+    def operate(self, iid, operation, path=None, lease=None, jobs=None, preview=False):
         """rerun, resume, init, force_init, skip, pause, release, stop, force_start.
 
-        Returns ``(result, events)`` where result holds ``stop``: {host: [attempt ids]} to stop on hosts.
+        Returns a result dict that holds ``stop``: {host: [attempt ids]} to stop on hosts, and ``state``. With
+        ``preview`` (check mode) the decision is made on the records as they are and nothing is written; the
+        result then also holds the ``events`` the operation would record.
         """
         def fn(inst, items):
             pl = planner_for(inst, items)
@@ -299,12 +301,16 @@ class Engine:
                 stops.setdefault(host, []).append(aid)
             return pl.instance, pl.changed(), ({'stop': stops, 'state': pl.instance['state']}, pl.events)
         try:
+            if preview:
+                inst, items = self.store.load(iid)
+                _new, _changed, (result, events) = fn(inst, items)
+                return dict(result, events=[dict(e, instance=iid) for e in events])
             return commit(self.store, iid, fn, lease, self.events)
         except OperationError as exc:
             raise EngineError(str(exc))
 
     # ------------------------------------------------------------------ recovery
-    def recover(self, iid, lease, *, fetched, unreachable, options, now, manager_hosts):
+    def recover(self, iid, lease, *, fetched, unreachable, options, now, manager_hosts, preview=False):
         """Recover one instance in one store transaction: the recovery tables (5.429-5.432) with the hosts'
         answers, the frame and net states derived from the result, then (``auto_rerun``) the automatic rerun.
 
@@ -326,6 +332,9 @@ class Engine:
                     pl.resume()
             events = list(res.events) + pl.events
             return (pl.instance if pl.instance_changed else None), pl.changed(), (res, events)
+        if preview:   # check mode: the decision on the records as they are, nothing written
+            inst, items = self.store.load(iid)
+            return fn(inst, items)[2][0]
         return commit(self.store, iid, fn, lease, self.events)
 
     def record_recovery_stops(self, iid, lease, jobs):
