@@ -448,7 +448,7 @@ class HostDriver:
         for iid in self.leases:
             _inst, items = self.store.load(iid)
             running += sum(1 for it in items.values() if it['kind'] == 'job' and it['host'] == self.host
-                           and (it['state'] == State.RUNNING.value or it.get('phase') == LAUNCHING))
+                           and holds_a_slot(it))
         room = None if self.limit is None else max(0, self.limit - running)
         plans = []
         for iid in self.leases:
@@ -784,6 +784,16 @@ class HostDriver:
                     'events': self.events[-EVENTS_KEPT:],
                     'progress_printed': self.say is not None,
                 }
+
+
+def holds_a_slot(item):
+    """Whether a job counts against its host's limit: it runs, its launch is in flight, or its attempt's real state
+    is unknown (``queuing_env_down`` with an attempt that was started, after a recovery skip or a lost host): such
+    an attempt may still run there, so it keeps its slot until a recovery resolves it."""
+    if item.get('phase') == LAUNCHING or item['state'] == State.RUNNING.value:
+        return True
+    return (item['state'] == State.QUEUING_ENV_DOWN.value and bool(item.get('attempt_id'))
+            and item.get('phase') == LAUNCHED)
 
 
 def _job_moves(iid, before, items):

@@ -258,3 +258,16 @@ def test_a_driver_that_fails_gives_up_the_leases_and_the_other_hosts_drivers_sto
     with pytest.raises(_engine.EngineError, match='no longer leased by this run.*driver of h2 stops'):
         other.run(0)
     assert store.get_lease(inst['id']).token in (None, '')
+
+
+@pytest.mark.parametrize('state, phase, attempt_id, holds', [
+    ('running', 'launched', 'x.1', True),
+    ('queuing', 'launching', 'x.1', True),
+    ('queuing_env_down', 'launched', 'x.1', True),    # after a recovery skip: it may still run on its host
+    ('queuing_env_down', 'launching', 'x.1', True),
+    ('queuing_env_down', None, None, False),           # never started: it only waits for its host
+    ('queuing', None, None, False),
+    ('abnormal_end', 'launched', 'x.1', False),
+])
+def test_a_job_whose_attempt_may_still_run_keeps_its_host_slot(state, phase, attempt_id, holds):
+    assert _engine.holds_a_slot({'state': state, 'phase': phase, 'attempt_id': attempt_id}) is holds
