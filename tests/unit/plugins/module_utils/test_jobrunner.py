@@ -548,7 +548,9 @@ def test_env_and_secret_env_reach_the_job_and_only_their_names_are_written_in_it
 
 def test_stop_of_a_job_whose_main_process_ended_ends_what_its_supervisor_is_still_ending(tmp_path):
     root = jr.JobRoot(str(tmp_path / 'jobs'))
-    root.start(jr.normalize_jobs([{'id': 'w', 'shell': '(trap "" TERM; sleep 60) & exit 0'}]), 60)
+    ready = str(tmp_path / 'ready')
+    shell = '(trap "" TERM; : > %s; sleep 60) & while [ ! -e %s ]; do sleep 0.01; done; exit 0' % (ready, ready)
+    root.start(jr.normalize_jobs([{'id': 'w', 'shell': shell}]), 60)
     deadline = time.monotonic() + 10
     while jr.proc_start_time(root.view('w')['pid']) is not None:     # the main process ends at once
         assert time.monotonic() < deadline
