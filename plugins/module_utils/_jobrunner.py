@@ -260,14 +260,17 @@ def write_json_atomic(path, data, sync_dir=True):
 
 
 def write_file(path, data):
-    """Create ``path`` (it must not exist) with mode 0600 and ``data`` (str, UTF-8), flushed and fsynced."""
+    """Create ``path`` (it must not exist) with mode 0600 and ``data`` (str, UTF-8).
+
+    Not fsynced: command.sh is read at once by the job's shell (from the page cache); after a machine stop the
+    job is lost anyway, and spec.json (fsynced) is the record of what was launched.
+    """
     raw = data.encode('utf-8', 'surrogateescape')
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         view = memoryview(raw)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
     finally:
         os.close(fd)
 
