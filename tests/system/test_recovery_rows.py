@@ -162,7 +162,9 @@ def scenario(testenv, tmp_path_factory):
                 continue
             if all(state.get(p) == s for p, s in want[frame].items()):
                 if frame == 'rows':
-                    sc.manager_pids_before = job_pids(gate_mgr)
+                    # the job's processes on the manager node: its command runs as <attempt folder>/command.sh
+                    aid = snapshot(url, iid(frame))['j_manager']['attempt_id']
+                    sc.manager_pids_before = job_pids(aid)
                 kill9(alive.pop(frame))
                 sc.before[iid(frame)] = states_of(snapshot(url, iid(frame)))
         return True if not alive else sorted(alive)
