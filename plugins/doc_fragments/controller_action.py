@@ -21,3 +21,16 @@ attributes:
       controller.
     support: full
 """
+
+    # The same for the actions that only read, or that decide without recording under check mode: their own
+    # documentation says what check mode does (attribute check_mode).
+    ACTION = r"""
+attributes:
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
+      controller.
+    support: full
+"""

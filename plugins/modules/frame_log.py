@@ -19,6 +19,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
+  - jobnet.scheduler.controller_action.action
 options:
   phase:
     description: C(find) on the controller, then C(read) on the job's host.
@@ -61,13 +62,6 @@ attributes:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: It only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full

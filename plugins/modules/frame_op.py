@@ -28,6 +28,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
+  - jobnet.scheduler.controller_action.action
 options:
   operation:
     description: The operation.
@@ -63,13 +64,6 @@ attributes:
     details:
       Under C(--check) the operation is decided on the records as they are and printed (the moves it would make, or
       why it would be refused); nothing is recorded, leased or stopped.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: partial

@@ -22,6 +22,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
+  - jobnet.scheduler.controller_action.action
 options:
   phase:
     description: The step.
@@ -82,13 +83,6 @@ attributes:
     details:
       Under C(--check) the plan takes no lease, the hosts are asked (read-only), and the apply phase prints the
       recovery messages it would give; nothing is recorded, stopped or driven.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none

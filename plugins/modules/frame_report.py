@@ -20,6 +20,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
+  - jobnet.scheduler.controller_action.action
 options:
   instances:
     description: Instance ids to report; every instance (filtered by O(frame) and O(operation_date)) when omitted.
@@ -94,13 +95,6 @@ attributes:
     support: full
     details: It reads the state store and prints; under C(--check) it does not write O(status_json) and releases no
       lease.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
