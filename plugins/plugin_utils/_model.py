@@ -8,33 +8,52 @@
 A frame file is YAML (see docs/frames.md). :func:`load_frame_file` reads it and remembers the line of every
 mapping; :func:`normalise` validates it completely before anything is recorded and returns the plain,
 JSON-serialisable definition stored with a frame instance. Every problem names the frame, the item path and
-the line. Per-mapping checks (known keys, required keys, types, mutually exclusive keys) use Ansible's own
-``ArgumentSpecValidator``; the graph checks (duplicates, dependencies, cycles, hosts) are done here.
+the line. Per-mapping checks (known keys, required keys, types, mutually exclusive keys) follow the rules and
+messages of Ansible's ``ArgumentSpecValidator``; the graph checks (duplicates, dependencies, cycles, hosts) and
+the limits (``docs/validation.md``) are done here. Nothing recurses without a bound: the file is read without
+recursion, nets nest at most ``MAX_NESTING`` deep and a frame has at most ``MAX_ITEMS`` jobs and nets.
 """
 
 from __future__ import annotations
 
+import codecs
 import collections
 import datetime
 import difflib
 import hashlib
+import inspect
 import os
 import re
 
 import yaml
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-FRAME_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]{0,63}$')
-ITEM_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$')
-ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-TIME_RE = re.compile(r'^([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$')
-DATE_RE = re.compile(r'^(\d{4})-?(\d{2})-?(\d{2})$')
-ATTEMPT_ID_RE = re.compile(r'^[A-Za-z0-9._-]{1,128}$')
+# Every pattern is matched with fullmatch() (or ends in \Z): "$" would let a final line break through.
+FRAME_NAME_RE = re.compile(r'[a-z0-9][a-z0-9_-]{0,63}\Z')
+ITEM_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z')
+ENV_NAME_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,255}\Z')
+TIME_RE = re.compile(r'([01]?[0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?\Z')
+DATE_RE = re.compile(r'(\d{4})-(\d{2})-(\d{2})\Z')
+ATTEMPT_ID_RE = re.compile(r'[A-Za-z0-9._-]{1,128}\Z')
 ATTEMPT_ID_MAX = 128
 
 OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip')
 MAX_PROBLEMS_SHOWN = 10
+
+# Limits of a frame (docs/validation.md). Names: 64 characters (in the patterns above).
+#: Longest timeout of a job, in seconds (31 days); the job module on the host enforces the same bound.
+TIMEOUT_MAX = 31 * 24 * 3600
+#: Most bytes of one command: the shell text, or the argv elements and the env variables together.
+COMMAND_MAX = 1024 * 1024
+#: Most bytes of one argv element or one env variable (NAME=value): Linux's MAX_ARG_STRLEN less its NUL.
+ARG_STRLEN_MAX = 32 * 4096 - 1
+#: Deepest nesting of nets (a net in a net in ... : the top level's nets are at depth 1).
+MAX_NESTING = 64
+#: Deepest nesting of mappings and lists in a frame file (a net adds two: its mapping and its list of nets).
+MAX_YAML_DEPTH = 1000
+#: Most jobs and nets in one frame.
+MAX_ITEMS = 250000
+#: Largest frame file, in bytes.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -95,20 +114,12 @@ class FrameError(ValueError):
 
 # --------------------------------------------------------------------------------------------------------
 # Reading YAML with line numbers
-
-_INT_TAG = 'tag:yaml.org,2002:int'
-_FLOAT_TAG = 'tag:yaml.org,2002:float'
-_TIMESTAMP_TAG = 'tag:yaml.org,2002:timestamp'
-# YAML 1.1 without base-60 numbers: an unquoted 23:00 stays the string '23:00' instead of the int 1380.
-_INT_RE = re.compile(r'''^(?:[-+]?0b[0-1_]+
-    |[-+]?0[0-7_]+
-    |[-+]?(?:0|[1-9][0-9_]*)
-    |[-+]?0x[0-9a-fA-F_]+)$''', re.X)
-_FLOAT_RE = re.compile(r'''^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
-    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$''', re.X)
-
+#
+# The file is decoded and checked for control characters here, then read event by event (libyaml's parser
+# when PyYAML has it, its pure-Python parser otherwise) and built into plain dicts and lists without recursion,
+# so that a deeply nested file gives a message instead of a RecursionError (or a crash of the C composer), and
+# a large file is read in seconds. Scalars are resolved as by PyYAML's SafeLoader, except that YAML 1.1's
+# base-60 numbers and implicit timestamps are not read (an unquoted 23:00 stays the string '23:00').
 
 class _Lines:
     """Where each mapping of one loaded file starts, and where its keys are."""
@@ -129,6 +140,10 @@ class _Lines:
             return entry[2][key]
         return entry[1]
 
+    def key_lines(self, mapping):
+        entry = self.maps.get(id(mapping))
+        return entry[2] if entry is not None and entry[0] is mapping else {}
+
 
 class _NoLines:
     source = None
@@ -144,35 +159,28 @@ _LOADED = collections.OrderedDict()
 _LOADED_MAX = 32
 
 
-class _FrameLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of every mapping and of its keys, and flags duplicate keys."""
+_INT_TAG = 'tag:yaml.org,2002:int'
+_FLOAT_TAG = 'tag:yaml.org,2002:float'
+_TIMESTAMP_TAG = 'tag:yaml.org,2002:timestamp'
+_STR_TAG = 'tag:yaml.org,2002:str'
+_NULL_TAG = 'tag:yaml.org,2002:null'
+_BOOL_TAG = 'tag:yaml.org,2002:bool'
+_MERGE_TAG = 'tag:yaml.org,2002:merge'
+_VALUE_TAG = 'tag:yaml.org,2002:value'
+_SEQ_TAG = 'tag:yaml.org,2002:seq'
+_MAP_TAG = 'tag:yaml.org,2002:map'
+_INT_RE = re.compile(r'''(?:[-+]?0b[0-1_]+
+    |[-+]?0[0-7_]+
+    |[-+]?(?:0|[1-9][0-9_]*)
+    |[-+]?0x[0-9a-fA-F_]+)\Z''', re.X)
+_FLOAT_RE = re.compile(r'''(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))\Z''', re.X)
+# What a YAML stream may hold (YAML 1.1, as PyYAML's reader checks): no other control characters.
+_NON_PRINTABLE_RE = re.compile('[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]')
 
-    yaml_implicit_resolvers = {}
-
-    def __init__(self, stream, lines):
-        super().__init__(stream)
-        self._lines = lines
-
-    def construct_frame_map(self, node):
-        data = {}
-        yield data
-        data.update(self.construct_mapping(node))
-        key_lines = {}
-        for key_node, _value_node in node.value:
-            key = self.construct_object(key_node)
-            try:
-                hash(key)
-            except TypeError:
-                continue
-            line = key_node.start_mark.line + 1
-            if key in key_lines:
-                self._lines.problems.append(
-                    (line, 'duplicate key %r (lines %d and %d); the last one would win'
-                     % (key, key_lines[key], line)))
-            key_lines[key] = line
-        self._lines.record(data, node.start_mark.line + 1, key_lines)
-
-
+_RESOLVERS = {}
 for _first, _resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
     _kept = []
     for _tag, _regexp in _resolvers:
@@ -183,36 +191,280 @@ for _first, _resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
         elif _tag == _FLOAT_TAG:
             _regexp = _FLOAT_RE
         _kept.append((_tag, _regexp))
-    _FrameLoader.yaml_implicit_resolvers[_first] = _kept
-_FrameLoader.add_constructor('tag:yaml.org,2002:map', _FrameLoader.construct_frame_map)
+    _RESOLVERS[_first] = tuple(_kept)
+del _first, _resolvers, _kept, _tag, _regexp
+
+_DECIMAL_RE = re.compile(r'[-+]?(?:0|[1-9][0-9]{0,999})\Z')   # read with int() at once
+_SAFE = yaml.constructor.SafeConstructor()
+_BOOL_VALUES = yaml.constructor.SafeConstructor.bool_values
+_MERGE = object()   # the key "<<" of a merge
+
+
+class _HugeInt:
+    """An integer with more digits than Python reads (``sys.get_int_max_str_digits()``): kept as its text, so that
+    the check of the key it is given for names the key."""
+
+    def __init__(self, text):
+        self.text = text
+        self.digits = sum(ch.isdigit() for ch in text)
+
+    def __repr__(self):
+        return '<a number of %d digits>' % self.digits
+
+    def __eq__(self, other):
+        return isinstance(other, _HugeInt) and other.text == self.text
+
+    def __hash__(self):
+        return hash(self.text)
+
+
+class _YAMLProblem(Exception):
+    """A problem found while reading the file: at ``mark`` (a yaml Mark) or on ``line``; ``syntax``: a problem of
+    the YAML itself (printed as a YAML syntax error, with the column)."""
+
+    def __init__(self, message, mark=None, *, line=None, syntax=True):
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+        self.line = line if mark is None else mark.line + 1
+        self.syntax = syntax
+
+
+def _mark_text(mark):
+    return '' if mark is None else ' (column %d)' % (mark.column + 1)
+
+
+def _scalar(event):
+    """The Python value of a scalar event (SafeLoader's rules, with the resolvers above)."""
+    value = event.value
+    tag = event.tag
+    if tag is None or tag == '!':
+        tag = _STR_TAG
+        if event.implicit[0]:   # a plain scalar (also with the tag "!", as PyYAML's parser says)
+            for candidate, regexp in _RESOLVERS.get(value[:1], ()):
+                if regexp.match(value):
+                    tag = candidate
+                    break
+    if tag == _STR_TAG or tag == _VALUE_TAG:
+        return value
+    if tag == _NULL_TAG:
+        return None
+    if tag == _BOOL_TAG and value.lower() in _BOOL_VALUES:
+        return _BOOL_VALUES[value.lower()]
+    if tag == _MERGE_TAG:
+        return _MERGE
+    if tag == _INT_TAG and _DECIMAL_RE.match(value):
+        return int(value)
+    node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
+    if tag == _INT_TAG:
+        try:
+            return _SAFE.construct_yaml_int(node)
+        except Exception:  # pylint: disable=broad-exception-caught
+            # ValueError past Python's int-str limit; IndexError for an empty !!int
+            digits = value.replace('_', '').lstrip('+-')
+            if digits.isdigit():
+                return _HugeInt(value)
+            raise _YAMLProblem('%r is not a valid !!int' % value[:80], event.start_mark) from None
+    constructor = _SAFE.yaml_constructors.get(tag)
+    if constructor is None or inspect.isgeneratorfunction(constructor):
+        raise _YAMLProblem('could not determine a constructor for the tag %r of a scalar' % tag, event.start_mark)
+    try:
+        return constructor(_SAFE, node)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # PyYAML's constructors raise what they meet (an AttributeError for a bad !!timestamp): not shown
+        detail = ': %s' % exc.problem if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else ''
+        raise _YAMLProblem('%r is not a valid %s%s' % (value[:80], _short_tag(tag), detail),
+                           event.start_mark) from None
+
+
+def _short_tag(tag):
+    return '!!' + tag[len('tag:yaml.org,2002:'):] if tag.startswith('tag:yaml.org,2002:') else tag
+
+
+def _decode(data):
+    """The text of a frame file (UTF-8, or UTF-16 with a byte order mark); _YAMLProblem with the line."""
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        encoding = 'utf-16'
+    else:
+        encoding = 'utf-8-sig'
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b'\n', 0, exc.start) + 1
+        column = exc.start - (data.rfind(b'\n', 0, exc.start) + 1) + 1
+        raise _YAMLProblem('the file is not valid %s text: %s at byte %d (line %d, column %d); save the frame '
+                           'file as UTF-8' % ('UTF-16' if encoding == 'utf-16' else 'UTF-8',
+                                              exc.reason, exc.start, line, column),
+                           line=line, syntax=False) from None
+    bad = _NON_PRINTABLE_RE.search(text)
+    if bad is not None:
+        line = text.count('\n', 0, bad.start()) + 1
+        column = bad.start() - (text.rfind('\n', 0, bad.start()) + 1) + 1
+        char = bad.group()
+        what = 'a NUL byte' if char == '\0' else 'the control character U+%04X' % ord(char)
+        raise _YAMLProblem('the file holds %s at column %d; a frame file is text: tabs, line breaks and '
+                           'printable characters only' % (what, column), line=line, syntax=False)
+    return text
+
+
+def _parser(text):
+    if getattr(yaml, '__with_libyaml__', False):
+        return yaml.CBaseLoader(text)
+    return yaml.BaseLoader(text)
+
+
+def _merge_sources(merges, container, stack):
+    """The mappings of the merge keys (``[(value, mark)]``) of ``container``, lowest precedence first: PyYAML's
+    order (a later ``<<`` wins over an earlier one; in a list, an earlier mapping wins over a later one)."""
+    out = []
+    for value, mark in merges:
+        sources = value if isinstance(value, list) else [value]
+        for source in sources:
+            if not isinstance(source, dict):
+                raise _YAMLProblem('a merge key (<<) takes a mapping or a list of mappings, got %s'
+                                   % _describe(source), mark)
+            if source is container or any(source is frame[0] for frame in stack):
+                raise _YAMLProblem('a mapping cannot be merged (<<) into itself', mark)
+        out.extend(reversed(sources))
+    return out
+
+
+def _build(parser, lines):
+    """The single document of ``parser``'s event stream as plain dicts and lists, iteratively."""
+    anchors = {}
+    anchor_lines = {}
+    # frames of the open collections: [container, start_mark, key, key_line, key_lines, merges]
+    stack = []
+    root = None
+    documents = 0
+
+    def add(value, mark):
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        top = stack[-1]
+        container = top[0]
+        if isinstance(container, list):
+            container.append(value)
+            return
+        if top[2] is _NOKEY:
+            if value is _MERGE:
+                top[2] = _MERGE
+                return
+            try:
+                hash(value)
+            except TypeError:
+                raise _YAMLProblem('while constructing a mapping: found unhashable key', mark) from None
+            top[2] = value
+            top[3] = mark.line + 1
+            return
+        key, key_line = top[2], top[3]
+        top[2] = _NOKEY
+        if key is _MERGE:
+            top[5].append((value, mark))   # its value may still be filling: merged at the end of the mapping
+            return
+        key_lines = top[4]
+        if key in key_lines:
+            lines.problems.append((key_line, 'duplicate key %r (lines %d and %d); the last one would win'
+                                   % (key, key_lines[key], key_line)))
+        key_lines[key] = key_line
+        container[key] = value
+
+    def anchor(event, value):
+        name = event.anchor
+        if name in anchors:
+            raise _YAMLProblem('found duplicate anchor %r (first on line %d)' % (name, anchor_lines[name]),
+                               event.start_mark)
+        anchors[name] = value
+        anchor_lines[name] = event.start_mark.line + 1
+
+    while True:
+        event = parser.get_event()
+        if event is None:
+            break
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            value = _scalar(event)
+            if event.anchor is not None:
+                anchor(event, value)
+            add(value, event.start_mark)
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            is_map = kind is yaml.MappingStartEvent
+            if event.tag not in (None, '!', _MAP_TAG if is_map else _SEQ_TAG):
+                raise _YAMLProblem('the tag %r is not supported in a frame file: use plain mappings, lists and '
+                                   'scalars' % event.tag, event.start_mark)
+            if len(stack) >= MAX_YAML_DEPTH:
+                raise _YAMLProblem('mappings and lists are nested more than %d deep here; a frame file may nest '
+                                   'them at most %d deep (nets at most %d)'
+                                   % (MAX_YAML_DEPTH, MAX_YAML_DEPTH, MAX_NESTING), event.start_mark, syntax=False)
+            value = {} if is_map else []
+            if event.anchor is not None:
+                anchor(event, value)
+            add(value, event.start_mark)
+            stack.append([value, event.start_mark, _NOKEY, None, {}, []])
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            container, start_mark, _key, _key_line, key_lines, merges = stack.pop()
+            if merges:
+                own = dict(container)
+                container.clear()
+                merged_lines = {}
+                for source in _merge_sources(merges, container, stack):
+                    container.update(source)
+                    merged_lines.update(lines.key_lines(source))
+                container.update(own)
+                for key, line in merged_lines.items():
+                    key_lines.setdefault(key, line)
+            if kind is yaml.MappingEndEvent:
+                lines.record(container, start_mark.line + 1, key_lines)
+        elif kind is yaml.AliasEvent:
+            if event.anchor not in anchors:
+                raise _YAMLProblem('found undefined alias %r' % event.anchor, event.start_mark)
+            add(anchors[event.anchor], event.start_mark)
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _YAMLProblem('expected a single document in the stream, but found another document',
+                                   event.start_mark)
+    return root
+
+
+_NOKEY = object()
 
 
 def load_frame_file(path):
     """Read a frame file; return its top-level mapping (plain dicts and lists).
 
-    Line numbers are kept in a side table that :func:`normalise` uses. Raises FrameError for a missing or
-    unreadable file, a YAML syntax error, or a top level that is not a mapping.
+    Line numbers are kept in a side table that :func:`normalise` uses. Raises FrameError for a missing,
+    unreadable or too large file, a file that is not UTF-8 text, a YAML syntax error, nesting deeper than
+    ``MAX_YAML_DEPTH``, or a top level that is not a mapping.
     """
     source = os.fspath(path)
     try:
         with open(source, 'rb') as handle:
-            text = handle.read()
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise FrameError('cannot read the frame file: %s' % (exc.strerror or exc), source=source) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FrameError('the frame file is larger than %d MiB; a frame file may have at most %d bytes'
+                         % (MAX_FILE_BYTES // (1024 * 1024), MAX_FILE_BYTES), source=source)
     lines = _Lines(source)
-    loader = _FrameLoader(text, lines)
     try:
-        data = loader.get_single_data()
+        text = _decode(data)
+        parser = _parser(text)
+        try:
+            data = _build(parser, lines)
+        finally:
+            parser.dispose()
+    except _YAMLProblem as exc:
+        message = 'YAML syntax error: %s%s' % (exc.message, _mark_text(exc.mark)) if exc.syntax else exc.message
+        raise FrameError(message, source=source, line=exc.line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         line = mark.line + 1 if mark is not None else None
         detail = ': '.join(str(part) for part in (getattr(exc, 'context', None), getattr(exc, 'problem', None))
                            if part) or str(exc)
-        if mark is not None:
-            detail += ' (column %d)' % (mark.column + 1)
-        raise FrameError('YAML syntax error: %s' % detail, source=source, line=line) from None
-    finally:
-        loader.dispose()
+        raise FrameError('YAML syntax error: %s%s' % (detail, _mark_text(mark)), source=source, line=line) from None
     if not isinstance(data, dict):
         raise FrameError('the top level must be a mapping with a "frame" key, not %s' % _type_name(data),
                          source=source, line=1)
@@ -237,6 +489,8 @@ def _type_name(value):
         return 'null'
     if isinstance(value, bool):
         return 'a boolean'
+    if isinstance(value, _HugeInt):
+        return 'a number of %d digits' % value.digits
     if isinstance(value, int):
         return 'an integer'
     if isinstance(value, float):
@@ -251,22 +505,53 @@ def _type_name(value):
 
 
 def _describe(value):
-    if isinstance(value, (dict, list, tuple)):
+    if isinstance(value, (dict, list, tuple, _HugeInt)):
         return _type_name(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return 'a number of %d digits' % len(str(abs(value)))
+    if isinstance(value, str) and len(value) > 80:
+        return 'a string of %d characters %r...' % (len(value), value[:40])
     return '%s %r' % (_type_name(value), value)
+
+
+def _valid_text(value):
+    """``value`` (a str) when it is text that can be stored: ValueError for a lone surrogate."""
+    if not value.isascii():
+        try:
+            value.encode('utf-8')
+        except UnicodeEncodeError as exc:
+            raise ValueError('%r holds the lone surrogate U+%04X at character %d, which is not a character; write '
+                             'the character itself (or one \\U escape)'
+                             % (value[:40], ord(value[exc.start]), exc.start)) from None
+    return value
 
 
 def _scalar_text(value, what):
     if isinstance(value, str):
-        return value
+        return _valid_text(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, int) and value.bit_length() > 64:
+            raise TypeError('expected %s, got %s' % (what, _describe(value)))
         return str(value)
     raise TypeError('expected %s, got %s' % (what, _describe(value)))
 
 
+_NUL_RULE = 'a NUL byte (\\0) cannot be passed to a program'
+
+
+def _no_nul(value, what):
+    if '\0' in value:
+        raise ValueError('%s contains a NUL byte at character %d; %s' % (what, value.index('\0'), _NUL_RULE))
+    return value
+
+
+def _utf8_len(value):
+    return len(value) if value.isascii() else len(value.encode('utf-8'))
+
+
 def frame_name(value):
     value = _scalar_text(value, 'a frame name')
-    if not FRAME_NAME_RE.match(value):
+    if not FRAME_NAME_RE.fullmatch(value):
         raise ValueError('%r is not a valid frame name: use lower-case letters, digits, "_" and "-", starting '
                          'with a letter or digit, at most 64 characters' % value)
     return value
@@ -274,7 +559,7 @@ def frame_name(value):
 
 def item_name(value):
     value = _scalar_text(value, 'a name')
-    if not ITEM_NAME_RE.match(value):
+    if not ITEM_NAME_RE.fullmatch(value):
         raise ValueError('%r is not a valid name: use letters, digits, "_" and "-", starting with a letter or '
                          'digit, at most 64 characters (no dots, no slashes)' % value)
     return value
@@ -305,12 +590,27 @@ def argv(value):
     if not value:
         raise ValueError('must not be empty')
     result = []
+    total = 0
     for index, element in enumerate(value):
-        if isinstance(element, bool) or not isinstance(element, (str, int, float)):
+        if isinstance(element, bool) or not isinstance(element, (str, int, float)) or \
+                (isinstance(element, int) and element.bit_length() > 64):
             raise TypeError('element %d: expected a string, got %s' % (index, _describe(element)))
-        result.append(str(element))
+        element = _no_nul(_scalar_text(element, 'a string'), 'element %d' % index)
+        size = _utf8_len(element)
+        if size > ARG_STRLEN_MAX:
+            raise ValueError('element %d is %d bytes; one argument can be at most %d bytes (Linux\'s '
+                             'MAX_ARG_STRLEN): pass large data in a file, or use "shell" (up to %d bytes)'
+                             % (index, size, ARG_STRLEN_MAX, COMMAND_MAX))
+        total += size + 1
+        result.append(element)
+    if total > COMMAND_MAX:
+        raise ValueError('the arguments are %d bytes together; a command can be at most %d bytes (1 MiB)'
+                         % (total, COMMAND_MAX))
     if not result[0]:
         raise ValueError('element 0 (the program) must not be empty')
+    if result[0].startswith('-'):
+        raise ValueError('element 0 (the program) %r begins with "-"; give it as a path (./%s)'
+                         % (result[0], result[0]))
     return result
 
 
@@ -318,29 +618,57 @@ def shell_line(value):
     value = _scalar_text(value, 'a command line')
     if not value.strip():
         raise ValueError('must not be empty')
+    _no_nul(value, 'the command line')
+    size = _utf8_len(value)
+    if size > COMMAND_MAX:
+        raise ValueError('the command line is %d bytes; a command can be at most %d bytes (1 MiB): run a script '
+                         'file instead' % (size, COMMAND_MAX))
     return value
+
+
+def directory(value):
+    value = _scalar_text(value, 'a folder path')
+    if not value.strip():
+        raise ValueError('must not be empty; leave chdir out to run in the home folder')
+    return _no_nul(value, 'the path')
 
 
 def environment(value):
     if not isinstance(value, dict):
         raise TypeError('expected a mapping of variable names to strings, got %s' % _describe(value))
     result = {}
+    total = 0
     for key, item in value.items():
-        if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+        if not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
             raise ValueError('%r is not a valid environment variable name' % (key,))
         if isinstance(item, bool):
             raise TypeError('variable %s: got the boolean %r; quote it to pass a string' % (key, item))
-        if not isinstance(item, (str, int, float)):
+        if not isinstance(item, (str, int, float)) or (isinstance(item, int) and item.bit_length() > 64):
             raise TypeError('variable %s: expected a string, got %s' % (key, _describe(item)))
-        result[key] = str(item)
+        item = _no_nul(_scalar_text(item, 'a string'), 'variable %s: the value' % key)
+        size = len(key) + 1 + _utf8_len(item)
+        if size > ARG_STRLEN_MAX:
+            raise ValueError('variable %s is %d bytes (NAME=value); one variable can be at most %d bytes (Linux\'s '
+                             'MAX_ARG_STRLEN): pass large data in a file' % (key, size, ARG_STRLEN_MAX))
+        total += size + 1
+        result[key] = item
+    if total > COMMAND_MAX:
+        raise ValueError('the variables are %d bytes together; at most %d bytes (1 MiB)' % (total, COMMAND_MAX))
     return result
 
 
 def positive_int(value):
+    if isinstance(value, _HugeInt) and not value.text.startswith('-'):
+        raise ValueError('expected a whole number of seconds from 1 to %d (31 days), got %s'
+                         % (TIMEOUT_MAX, _describe(value)))
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError('expected a whole number of seconds greater than 0, got %s' % _describe(value))
     if value <= 0:
-        raise ValueError('expected a whole number of seconds greater than 0, got %d' % value)
+        raise ValueError('expected a whole number of seconds greater than 0, got %s'
+                         % (value if value.bit_length() <= 64 else _describe(value)))
+    if value > TIMEOUT_MAX:
+        raise ValueError('expected a whole number of seconds from 1 to %d (31 days), got %s'
+                         % (TIMEOUT_MAX, value if value.bit_length() <= 64 else _describe(value)))
     return value
 
 
@@ -383,7 +711,7 @@ def start_at(value):
     if not isinstance(value, str):
         raise TypeError('expected "HH:MM", "HH:MM:SS" or an ISO-8601 datetime with offset, got %s'
                         % _describe(value))
-    match = TIME_RE.match(value.strip())
+    match = TIME_RE.fullmatch(value.strip())
     if match:
         hour, minute, second = match.groups()
         return '%02d:%02d:%02d' % (int(hour), int(minute), int(second or 0))
@@ -429,7 +757,7 @@ JOB_SPEC = {
     'host': {'type': host_name, 'required': True},
     'command': {'type': argv},
     'shell': {'type': shell_line},
-    'chdir': {'type': text},
+    'chdir': {'type': directory},
     'env': {'type': environment},
     'timeout': {'type': positive_int},
     'after': {'type': name_list},
@@ -437,18 +765,13 @@ JOB_SPEC = {
     'pause': {'type': flag, 'default': False},
 }
 
-_VALIDATORS = {
-    'frame': ArgumentSpecValidator(FRAME_SPEC),
-    'options': ArgumentSpecValidator(OPTIONS_SPEC),
-    'net': ArgumentSpecValidator(NET_SPEC),
-    'job': ArgumentSpecValidator(JOB_SPEC, mutually_exclusive=[['command', 'shell']],
-                                 required_one_of=[['command', 'shell']]),
-}
 _SPECS = {'frame': FRAME_SPEC, 'options': OPTIONS_SPEC, 'net': NET_SPEC, 'job': JOB_SPEC}
-
-_TYPE_ERROR_RE = re.compile(r"^argument '(?P<key>[^']+)' is of type .*? and we were unable to convert to "
-                            r"[^:]+: (?P<detail>.*)$", re.S)
-_MISSING_RE = re.compile(r'^missing required arguments: (?P<keys>.*)$')
+# the spec's items, its required keys and its defaults, computed once
+_PLANS = {kind: (tuple(spec.items()), tuple(sorted(k for k, v in spec.items() if v.get('required'))),
+                 {k: v['default'] for k, v in spec.items() if v.get('default') is not None})
+          for kind, spec in _SPECS.items()}
+# a job gives exactly one of these
+_EXCLUSIVE = {'job': ('command', 'shell')}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -460,6 +783,8 @@ class _Collector:
         self.source = source
         self.frame = None
         self.problems = []   # (line, item, message)
+        self.count = 0       # jobs and nets seen
+        self.too_many = False
 
     def add(self, message, item=None, mapping=None, key=None, line=None):
         if line is None and mapping is not None:
@@ -489,8 +814,15 @@ def _few(names, limit=10):
 
 
 def _check_mapping(kind, raw, collector, item, prefix=''):
-    """Validate one mapping with its argument spec; return (params, bad_keys)."""
+    """Validate one mapping with its argument spec; return (params, bad_keys).
+
+    The rules, their order and the messages are those of Ansible's ``ArgumentSpecValidator`` (known keys,
+    mutually exclusive keys, required keys, then each key's type check in the order of the spec, then the keys
+    of which one is required), without its per-call cost (a deep copy of the mapping and a walk of the whole
+    spec for aliases, fallbacks, no_log and deprecations): a frame of 100,000 jobs is checked in seconds.
+    """
     spec = _SPECS[kind]
+    checks, required, defaults = _PLANS[kind]
     params = {}
     bad = set()
     for key, value in raw.items():
@@ -500,46 +832,37 @@ def _check_mapping(kind, raw, collector, item, prefix=''):
         if value is None and not spec.get(key, {}).get('required'):
             continue   # an empty value is the same as leaving the key out
         params[key] = value
-    result = _VALIDATORS[kind].validate(params)
     guesses = set()
-    for key in sorted(result.unsupported_parameters, key=str):
+    unknown = [key for key in params if key not in spec]
+    for key in sorted(unknown, key=str):
         bad.add(key)
         guess = _suggest(key, spec)
         guesses.add(guess)
         hint = 'did you mean %r?' % guess if guess else 'known keys: %s' % ', '.join(sorted(spec))
         collector.add('unknown key %r (%s)' % (prefix + key, hint), item, raw, key)
-    for error in result.errors:
-        name = type(error).__name__
-        message = str(error)
-        if name == 'UnsupportedError':
+    exclusive = _EXCLUSIVE.get(kind)
+    if exclusive and all(key in params for key in exclusive):
+        bad.update(exclusive)
+        collector.add('give either "command" (an argv list) or "shell" (a command line), not both',
+                      item, raw, 'shell')
+    for key in required:
+        if key not in params:
+            bad.add(key)
+            collector.add('missing required key %r' % (prefix + key), item, raw)
+    validated = dict(params)
+    for key, rules in checks:
+        if key not in params:
+            validated[key] = defaults.get(key)
             continue
-        if name == 'ArgumentTypeError':
-            match = _TYPE_ERROR_RE.match(message)
-            if match:
-                key = match.group('key')
-                bad.add(key)
-                collector.add('%s%s: %s' % (prefix, key, match.group('detail')), item, raw, key)
-                continue
-        elif name == 'RequiredError':
-            match = _MISSING_RE.match(message)
-            if match:
-                for key in match.group('keys').split(', '):
-                    bad.add(key)
-                    collector.add('missing required key %r' % (prefix + key), item, raw)
-                continue
-        elif name == 'MutuallyExclusiveError':
-            bad.update(('command', 'shell'))
-            collector.add('give either "command" (an argv list) or "shell" (a command line), not both',
-                          item, raw, 'shell')
-            continue
-        elif name == 'RequiredOneOfError':
-            bad.update(('command', 'shell'))
-            if guesses & {'command', 'shell'}:
-                continue   # already reported as a misspelt key
+        try:
+            validated[key] = rules['type'](params[key])
+        except (TypeError, ValueError) as exc:
+            bad.add(key)
+            collector.add('%s%s: %s' % (prefix, key, exc), item, raw, key)
+    if exclusive and not any(key in params for key in exclusive):
+        bad.update(exclusive)
+        if not guesses & set(exclusive):   # else already reported as a misspelt key
             collector.add('give "command" (an argv list) or "shell" (a command line)', item, raw)
-            continue
-        collector.add(message, item, raw)
-    validated = result.validated_parameters
     for key in spec:
         if key in bad:
             validated.pop(key, None)
@@ -550,8 +873,13 @@ def _join(parent, name):
     return '%s/%s' % (parent, name) if parent else name
 
 
-def _check_level(collector, parent_path, raw_parent, items_out, hosts):
-    """Validate the jobs and nets of one level (the frame or a net); append their items; return children."""
+def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
+    """Validate the jobs and nets of one level (the frame or a net); append their items; return children.
+
+    ``depth``: how many nets enclose this level (0 at the top). Nets nest at most MAX_NESTING deep, and the
+    whole frame holds at most MAX_ITEMS jobs and nets, so that this recursion and the work stay bounded (also
+    for a YAML alias that repeats a list of nets inside itself or many times over).
+    """
     entries = []   # (kind, raw, params, path, name)
     for kind, key in (('job', 'jobs'), ('net', 'nets')):
         listing = raw_parent.get(key)
@@ -563,13 +891,30 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts):
                 collector.add('each entry of "%s" must be a mapping, got %s' % (key, _describe(raw)),
                               position, raw_parent, key)
                 continue
+            collector.count += 1
+            if collector.count > MAX_ITEMS:
+                if not collector.too_many:
+                    collector.too_many = True
+                    collector.add('the frame has more than %d jobs and nets; a frame may have at most %d (split it '
+                                  'into frames)' % (MAX_ITEMS, MAX_ITEMS), position, raw)
+                return []
             raw_name = raw.get('name')
             label = position
             if isinstance(raw_name, (str, int)) and not isinstance(raw_name, bool) and \
-                    ITEM_NAME_RE.match(str(raw_name)):
+                    (not isinstance(raw_name, int) or raw_name.bit_length() <= 64) and \
+                    ITEM_NAME_RE.fullmatch(str(raw_name)):
                 label = _join(parent_path, str(raw_name))
             params, bad = _check_mapping(kind, raw, collector, label)
             name = params.get('name') if 'name' not in bad else None
+            if kind == 'job' and params.get('command') and params.get('env') and \
+                    not {'command', 'env'} & bad:
+                size = sum(_utf8_len(a) + 1 for a in params['command']) + \
+                    sum(len(k) + 2 + _utf8_len(v) for k, v in params['env'].items())
+                if size > COMMAND_MAX:
+                    bad.add('env')
+                    collector.add('command and env are %d bytes together; a program can get at most %d bytes '
+                                  '(1 MiB) of arguments and variables: pass large data in a file'
+                                  % (size, COMMAND_MAX), label, raw, 'env')
             entries.append((kind, raw, params, bad, label, name))
 
     # duplicates
@@ -656,19 +1001,32 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts):
             net = dict(common, children=[])
             items_out.append(_ordered_net(net))
             net_item = items_out[-1]
-            net_item['children'] = _check_level(collector, path, raw, items_out, hosts)
+            if depth + 1 > MAX_NESTING:
+                collector.add('nets are nested more than %d deep here; nets may nest at most %d deep'
+                              % (MAX_NESTING, MAX_NESTING), path, raw)
+                continue
+            net_item['children'] = _check_level(collector, path, raw, items_out, hosts, depth + 1)
             if not raw.get('jobs') and not raw.get('nets'):
                 collector.add('a net needs at least one job or net', path, raw)
     return children
 
 
 def _has_jobs(raw):
-    if not isinstance(raw, dict):
-        return False
-    jobs, nets = raw.get('jobs'), raw.get('nets')
-    if isinstance(jobs, (list, tuple)) and jobs:
-        return True
-    return isinstance(nets, (list, tuple)) and any(_has_jobs(net) for net in nets)
+    """Whether any level of ``raw`` gives jobs (a list, or a wrong value reported as such); each mapping is
+    looked at once, without recursion."""
+    seen = set()
+    todo = [raw]
+    while todo:
+        node = todo.pop()
+        if not isinstance(node, dict) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        jobs, nets = node.get('jobs'), node.get('nets')
+        if jobs:
+            return True
+        if isinstance(nets, (list, tuple)):
+            todo.extend(nets)
+    return False
 
 
 _JOB_KEYS = ('path', 'name', 'kind', 'parent', 'host', 'command', 'shell', 'chdir', 'env', 'timeout', 'after',
@@ -817,7 +1175,7 @@ def read_frame(path, *, hosts=None):
 # Helpers on normalised definitions
 
 def _parse_date(operation_date):
-    match = DATE_RE.match(str(operation_date))
+    match = DATE_RE.fullmatch(str(operation_date))
     if not match:
         raise ValueError('operation date %r is not YYYY-MM-DD' % (operation_date,))
     year, month, day = (int(part) for part in match.groups())
@@ -837,7 +1195,7 @@ def start_datetime(frame_def, operation_date, tz=None):
     if value is None:
         return None
     day = _parse_date(operation_date)
-    match = TIME_RE.match(value)
+    match = TIME_RE.fullmatch(value)
     if match:
         hour, minute, second = (int(part or 0) for part in match.groups())
         naive = datetime.datetime(day.year, day.month, day.day, hour, minute, second)
@@ -868,7 +1226,7 @@ def attempt_id(frame, operation_date, uid, path, attempt):
     """
     day = _parse_date(operation_date)
     full = '%s.%s.%s.%s.%s' % (frame, day.strftime('%Y%m%d'), uid, str(path).replace('/', '.'), attempt)
-    if not re.match(r'^[A-Za-z0-9._-]+$', full):
+    if not re.fullmatch(r'[A-Za-z0-9._-]+', full):
         raise ValueError('attempt id %r has characters outside [A-Za-z0-9._-]' % full)
     if len(full) <= ATTEMPT_ID_MAX:
         return full
