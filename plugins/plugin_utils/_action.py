@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
+import re
 
 from ansible import context
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
@@ -18,6 +20,13 @@ display = Display()
 #: At most this many state changes are returned in a result's ``events`` (for the recorder's history; the store's
 #: event log keeps them all).
 EVENTS_RETURNED = 10000
+
+#: An operation date is exactly YYYY-MM-DD (ASCII digits): date.fromisoformat() alone would also take 20270101 and
+#: 2027-W05-1.
+DATE_FORM = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
+
+#: The largest host limit (jobnet_max_running) taken; 0 is no limit.
+MAX_RUNNING_MAX = 1000000
 
 
 class JobnetAction(ActionBase):
@@ -33,9 +42,13 @@ class JobnetAction(ActionBase):
         explicit = self._task.args.get(name)
         return _options.resolve_option(name, task_vars, default, explicit=explicit, templar=self._templar)
 
-    def open_store(self, task_vars):
+    def open_store(self, task_vars, create=True):
+        """The configured store; ``create=False`` raises ``_store.NoStore`` for a SQLite file not created yet."""
         try:
-            return _options.open_configured_store(task_vars, self._task.args.get('store'), templar=self._templar)
+            return _options.open_configured_store(task_vars, self._task.args.get('store'), templar=self._templar,
+                                                  create=create)
+        except _store.NoStore:
+            raise
         except _store.StoreError as exc:
             raise AnsibleActionFail('cannot open the state store: %s' % exc)
 
@@ -56,10 +69,8 @@ class JobnetAction(ActionBase):
 
     @staticmethod
     def check_date(value):
-        try:
-            return _dt.date.fromisoformat(str(value)).isoformat()
-        except ValueError:
-            raise AnsibleActionFail('operation_date %r is not a date of the form YYYY-MM-DD' % (value,))
+        """``value`` as an operation date ``YYYY-MM-DD``; AnsibleActionFail naming operation_date otherwise."""
+        return check_date(value)
 
     @staticmethod
     def forks():
@@ -76,6 +87,25 @@ class JobnetAction(ActionBase):
                 'raise forks to at least %d (ansible-playbook --forks %d, ANSIBLE_FORKS, or forks in the '
                 '[defaults] section of ansible.cfg)' % (forks, len(hosts), ', '.join(hosts), len(hosts), len(hosts)))
 
+    def max_running(self, task_vars, hosts):
+        """``{host: limit or None}`` of ``jobnet_max_running`` for ``hosts``; refuses a bad value, naming the
+        variable and the host, before anything is recorded (see :func:`check_max_running`)."""
+        hostvars = task_vars.get('hostvars') or {}
+        out = {}
+        for host in hosts:
+            try:
+                host_vars = hostvars[host]
+            except (KeyError, TypeError):
+                host_vars = {}
+            try:
+                value = host_vars.get('jobnet_max_running') if hasattr(host_vars, 'get') else None
+                if isinstance(value, str) and self._templar is not None and self._templar.is_template(value):
+                    value = self._templar.template(value)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                raise AnsibleActionFail('jobnet_max_running of %s cannot be read: %s' % (host, exc))
+            out[host] = check_max_running(value, host)
+        return out
+
     def inventory_hosts(self, task_vars):
         groups = task_vars.get('groups') or {}
         hosts = set(groups.get('all') or [])
@@ -90,6 +120,89 @@ class JobnetAction(ActionBase):
             except AnsibleConnectionFailure as exc:
                 raise _engine.HostUnreachable(str(exc))
         return run_module
+
+
+def check_date(value):
+    """``value`` as an operation date ``YYYY-MM-DD`` (a real date); AnsibleActionFail naming operation_date and
+    the form otherwise."""
+    text = value if isinstance(value, str) else str(value)
+    if not DATE_FORM.fullmatch(text):
+        raise AnsibleActionFail('operation_date %r is not a date of the form YYYY-MM-DD (for example 2026-11-21)'
+                                % (value,))
+    try:
+        return _dt.date(int(text[0:4]), int(text[5:7]), int(text[8:10])).isoformat()
+    except ValueError as exc:
+        raise AnsibleActionFail('operation_date %r is not a date of the form YYYY-MM-DD: %s' % (value, exc))
+
+
+def check_max_running(value, host):
+    """A host limit (the variable ``jobnet_max_running``) as an int, or None for no limit (unset or 0).
+
+    Takes a whole number from 0 to MAX_RUNNING_MAX, or its digits as text (``-e jobnet_max_running=2``);
+    refuses anything else with AnsibleActionFail naming the variable, the host and what is allowed. A negative
+    limit would keep every job of the host queuing for ever.
+    """
+    if value is None:
+        return None
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r'\s*[0-9]{1,7}\s*', value):
+        number = int(value)
+    if number is None or not 0 <= number <= MAX_RUNNING_MAX:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
+        raise AnsibleActionFail('jobnet_max_running of %s is %s: give a whole number from 0 (no limit) to %d, the '
+                                'most jobs running at once on the host (a host variable, or -e for every host)'
+                                % (host, shown, MAX_RUNNING_MAX))
+    return number or None
+
+
+def write_json_file(path, doc):
+    """Write ``doc`` as JSON to ``path`` on the controller: tmp + fsync + rename, the temp file removed on failure.
+
+    Refuses, with AnsibleActionFail naming the path and what is wrong, a path whose folder does not exist or is
+    not a folder, and a path that is a folder; nothing is left behind then.
+    """
+    path = os.fspath(path)
+    if not path:
+        raise AnsibleActionFail('cannot write the JSON file: the path is empty')
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(folder):
+        raise AnsibleActionFail('cannot write %s: the folder %s does not exist' % (path, folder))
+    if not os.path.isdir(folder):
+        raise AnsibleActionFail('cannot write %s: %s is not a folder' % (path, folder))
+    if os.path.isdir(path):
+        raise AnsibleActionFail('cannot write %s: it is a folder; give the path of a file' % path)
+    try:
+        text = json.dumps(doc, indent=2, sort_keys=True) + '\n'
+    except (TypeError, ValueError) as exc:
+        raise AnsibleActionFail('cannot write %s: the document is not JSON: %s' % (path, exc))
+    tmp = os.path.join(folder, '.%s.tmp.%d' % (os.path.basename(path), os.getpid()))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise AnsibleActionFail('cannot write %s: %s' % (path, exc.strerror or exc)) from None
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def say(message):

@@ -105,7 +105,10 @@ def resolve_store_timeout(task_vars=None, explicit=None, loader=None, templar=No
 
 
 def open_configured_store(task_vars=None, explicit=None, loader=None, templar=None, *,
-                          explicit_timeout=None) -> Store:
-    """``open_store()`` of the configured URL and timeout (raises ``StoreError`` for a bad URL)."""
+                          explicit_timeout=None, create=True) -> Store:
+    """``open_store()`` of the configured URL and timeout (raises ``StoreError`` for a bad URL).
+
+    ``create=False`` (for readers) raises ``NoStore`` instead of creating a missing SQLite file.
+    """
     return open_store(resolve_store_url(task_vars, explicit, loader, templar),
-                      timeout=resolve_store_timeout(task_vars, explicit_timeout, loader, templar))
+                      timeout=resolve_store_timeout(task_vars, explicit_timeout, loader, templar), create=create)

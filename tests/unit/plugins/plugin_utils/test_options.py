@@ -103,3 +103,103 @@ def test_invalid_value_names_its_source(tmp_path):
 def test_unknown_setting_lists_declared_ones(tmp_path):
     value, msg = resolve(tmp_path, {'name': 'no_such_thing'})
     assert value == 'ERROR' and "unknown jobnet setting 'no_such_thing'" in msg and 'auto_rerun' in msg
+
+
+# ------------------------------------------------------------------------------------------------------
+# Values given on the command line (-e) or as host variables, checked by the action plugins before anything is
+# recorded; and the JSON files they write on the controller.
+
+def _action():
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _action as action
+    return action
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('2026-11-21', '2026-11-21'),
+    ('2024-02-29', '2024-02-29'),
+    ('20270101', "operation_date '20270101' is not a date of the form YYYY-MM-DD (for example 2026-11-21)"),
+    ('2027-W05-1', "operation_date '2027-W05-1' is not a date of the form YYYY-MM-DD (for example 2026-11-21)"),
+    ('31/12/2026', "operation_date '31/12/2026' is not a date of the form YYYY-MM-DD (for example 2026-11-21)"),
+    ('2026-11-21\n', "operation_date '2026-11-21\\n' is not a date of the form YYYY-MM-DD (for example 2026-11-21)"),
+    ('2026-11-21T00:00', "operation_date '2026-11-21T00:00' is not a date of the form YYYY-MM-DD (for example "
+                         "2026-11-21)"),
+    ('٢٠٢٦-١١-٢١', "operation_date '٢٠٢٦-١١-٢١' is not a date of the form YYYY-MM-DD (for example 2026-11-21)"),
+    ('', "operation_date '' is not a date of the form YYYY-MM-DD (for example 2026-11-21)"),
+    ('2026-02-30', "operation_date '2026-02-30' is not a date of the form YYYY-MM-DD: day is out of range for month"),
+    ('0000-01-01', "operation_date '0000-01-01' is not a date of the form YYYY-MM-DD: year 0 is out of range"),
+    (20270101, "operation_date 20270101 is not a date of the form YYYY-MM-DD (for example 2026-11-21)"),
+], ids=repr)
+def test_operation_date_is_exactly_yyyy_mm_dd(value, expected):
+    action = _action()
+    if expected.startswith('operation_date'):
+        with pytest.raises(action.AnsibleActionFail) as info:
+            action.check_date(value)
+        assert info.value.message == expected
+    else:
+        assert action.check_date(value) == expected
+        assert action.JobnetAction.check_date(value) == expected
+
+
+REFUSED = object()
+
+
+@pytest.mark.parametrize('value, expected', [
+    (None, None), (0, None), ('0', None), (2, 2), ('2', 2), (' 3 ', 3), (1000000, 1000000),
+    ('abc', REFUSED), ('', REFUSED), (-1, REFUSED), ('-1', REFUSED), (1000001, REFUSED), (2.0, REFUSED),
+    (True, REFUSED), ('2.5', REFUSED), ('9' * 5000, REFUSED), ([2], REFUSED),
+], ids=lambda v: repr(v)[:20])
+def test_jobnet_max_running_is_a_whole_number_from_0(value, expected):
+    action = _action()
+    if expected is not REFUSED:
+        assert action.check_max_running(value, 'agent1') == expected
+        return
+    with pytest.raises(action.AnsibleActionFail) as info:
+        action.check_max_running(value, 'agent1')
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
+    assert info.value.message == ('jobnet_max_running of agent1 is %s: give a whole number from 0 (no limit) to '
+                                  '1000000, the most jobs running at once on the host (a host variable, or -e for '
+                                  'every host)' % shown)
+
+
+def test_write_json_file_writes_and_replaces(tmp_path):
+    action = _action()
+    path = tmp_path / 'status.json'
+    action.write_json_file(str(path), {'b': 1, 'a': [1, 2]})
+    assert json.loads(path.read_text()) == {'a': [1, 2], 'b': 1}
+    action.write_json_file(str(path), {'c': 3})
+    assert json.loads(path.read_text()) == {'c': 3}
+    assert sorted(os.listdir(tmp_path)) == ['status.json']
+
+
+@pytest.mark.parametrize('where, message', [
+    ('missing/status.json', 'cannot write {path}: the folder {tmp}/missing does not exist'),
+    ('afile/status.json', 'cannot write {path}: {tmp}/afile is not a folder'),
+    ('afolder', 'cannot write {path}: it is a folder; give the path of a file'),
+    ('', 'cannot write the JSON file: the path is empty'),
+], ids=['missing folder', 'folder is a file', 'path is a folder', 'empty path'])
+def test_write_json_file_refuses_a_bad_path_and_leaves_nothing(tmp_path, where, message):
+    action = _action()
+    (tmp_path / 'afile').write_text('x')
+    (tmp_path / 'afolder').mkdir()
+    path = str(tmp_path / where) if where else ''
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(action.AnsibleActionFail) as info:
+        action.write_json_file(path, {'a': 1})
+    assert info.value.message == message.format(path=path, tmp=tmp_path)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_write_json_file_removes_its_temp_file_when_the_write_fails(tmp_path, monkeypatch):
+    action = _action()
+
+    def broken_replace(src, dst):
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(action.os, 'replace', broken_replace)
+    with pytest.raises(action.AnsibleActionFail) as info:
+        action.write_json_file(str(tmp_path / 'status.json'), {'a': 1})
+    assert info.value.message == 'cannot write %s: No space left on device' % (tmp_path / 'status.json')
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(action.AnsibleActionFail) as info:
+        action.write_json_file(str(tmp_path / 'status.json'), {'a': object()})
+    assert info.value.message.startswith('cannot write %s: the document is not JSON: ' % (tmp_path / 'status.json'))
+    assert os.listdir(tmp_path) == []
