@@ -11,6 +11,9 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EV
 
 class ActionModule(JobnetAction):
 
+    # under --check it checks everything and says what it would submit, recording nothing
+    _supports_check_mode = True
+
     _VALID_ARGS = frozenset(('frame_file', 'frame', 'operation_date', 'store', 'lease_ttl'))
 
     def run(self, tmp=None, task_vars=None):
@@ -22,19 +25,40 @@ class ActionModule(JobnetAction):
             'operation_date': {'type': 'str'},
             'store': {'type': 'str', 'no_log': False},
             'lease_ttl': {'type': 'float'},
-        }, mutually_exclusive=[('frame_file', 'frame')], required_one_of=[('frame_file', 'frame')])
-        date = self.check_date(args.get('operation_date') or self.today())
+        }, mutually_exclusive=[('frame_file', 'frame')])
+        # Everything is checked before the store is opened: the command line, the frame, the host limits.
+        if args.get('frame_file') is None and args.get('frame') is None:
+            raise AnsibleActionFail('give the frame file: ansible-playbook jobnet.scheduler.run -e frame_file=PATH '
+                                    '(or the frame argument of frame_submit)')
+        if args.get('frame_file') is not None and not str(args['frame_file']).strip():
+            raise AnsibleActionFail('frame_file is empty: give the path of the frame file (-e frame_file=PATH)')
+        if args.get('operation_date') is None:
+            date = self.today()
+        elif not str(args['operation_date']).strip():
+            raise AnsibleActionFail('operation_date is empty: give a date of the form YYYY-MM-DD, or leave it out '
+                                    'for today')
+        else:
+            date = self.check_date(args['operation_date'])
         hosts = self.inventory_hosts(task_vars)
+        source = args['frame_file'] if args.get('frame_file') is not None else 'frame argument'
         try:
-            if args.get('frame_file'):
+            if args.get('frame_file') is not None:
                 raw = _model.load_frame_file(args['frame_file'])
                 defn = _model.normalise(raw, hosts=hosts, source=args['frame_file'])
             else:
-                defn = _model.normalise(args['frame'], hosts=hosts, source='frame argument')
+                defn = _model.normalise(args['frame'], hosts=hosts, source=source)
         except _model.FrameError as exc:
             raise AnsibleActionFail('invalid frame: %s' % exc)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # a last guard: the checks must never let a Python error through instead of a message
+            raise AnsibleActionFail('invalid frame: %s: it cannot be checked (%s: %s)'
+                                    % (source, type(exc).__name__, exc))
         frame_hosts = list(defn['hosts'])
         self.check_forks(frame_hosts)
+        limits = self.max_running(task_vars, frame_hosts)
+        implicit_localhost = 'localhost' in frame_hosts and 'localhost' not in (task_vars.get('groups') or {}).get('all', [])
+        if self._task.check_mode:
+            return self._would_submit(result, task_vars, defn, date, frame_hosts, limits)
         store = self.open_store(task_vars)
         engine = self.engine(store, task_vars, 'run')
         try:
@@ -47,7 +71,6 @@ class ActionModule(JobnetAction):
             store.close()
         say('jobnet: frame instance %s submitted (%s) on %s'
             % (instance['id'], instance['state'], ', '.join(frame_hosts)))
-        implicit_localhost = 'localhost' in frame_hosts and 'localhost' not in (task_vars.get('groups') or {}).get('all', [])
         result.update({
             'changed': True,
             'instances': [instance['id']],
@@ -59,3 +82,53 @@ class ActionModule(JobnetAction):
             'events': engine.events[-EVENTS_RETURNED:],
         })
         return result
+
+    def _would_submit(self, result, task_vars, defn, date, frame_hosts, limits):
+        """Check mode: say what a run would submit; read the store (if there is one) but write nothing."""
+        iid = _engine.instance_id(defn['frame'], date)
+        jobs = sum(1 for item in defn['items'] if item['kind'] == 'job')
+        nets = len(defn['items']) - jobs
+        existing = None
+        try:
+            store = self.open_store(task_vars, create=False)
+        except _store.NoStore:
+            store = None
+        if store is not None:
+            try:
+                existing = store.get_instance(iid)
+            except _store.StoreError as exc:
+                raise AnsibleActionFail(str(exc))
+            finally:
+                store.close()
+        if existing is not None and existing.get('state') != 'not_submitted':
+            raise AnsibleActionFail('check mode: frame instance %s is already submitted (state %s); a run would '
+                                    'be refused (see jobnet.scheduler.rerun, init and recover)'
+                                    % (iid, existing.get('state')))
+        say('jobnet: check mode: frame instance %s would be submitted: %s, %s on %s; nothing recorded'
+            % (iid, _count(jobs, 'job'), _count(nets, 'net'), ', '.join(frame_hosts)))
+        result.update({
+            'changed': True,
+            'instances': [],
+            'leases': {},
+            'hosts': [],
+            'implicit_localhost': False,
+            'operation_date': date,
+            'events': [],
+            'would_submit': {
+                'instance': iid,
+                'frame': defn['frame'],
+                'operation_date': date,
+                'hosts': frame_hosts,
+                'jobs': jobs,
+                'nets': nets,
+                'limits': {host: limit for host, limit in limits.items() if limit is not None},
+                'resubmit': existing is not None,
+            },
+            'msg': 'check mode: %s would be submitted (%s on %s); nothing was recorded'
+                   % (iid, _count(jobs, 'job'), _count(len(frame_hosts), 'host')),
+        })
+        return result
+
+
+def _count(number, noun):
+    return '%d %s%s' % (number, noun, '' if number == 1 else 's')

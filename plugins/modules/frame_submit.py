@@ -8,9 +8,11 @@ short_description: Validate a frame, record it in the state store and submit it
 version_added: 0.1.0
 description:
   - Reads a frame definition (nets and jobs with start conditions), validates it completely before anything is
-    recorded (unknown keys, names, types, duplicates, unknown dependencies, cycles, unknown hosts), creates the frame
-    instance for the operation date in the state store, submits it (C(waiting), or C(standby) before its start time)
-    and takes the instance's lease for this controller.
+    recorded (unknown keys, names, types, duplicates, unknown dependencies, cycles, unknown hosts, the limits of
+    C(docs/validation.md)), creates the frame instance for the operation date in the state store, submits it
+    (C(waiting), or C(standby) before its start time) and takes the instance's lease for this controller.
+  - The operation date (exactly C(YYYY-MM-DD)) and the host variable C(jobnet_max_running) of every host of the frame
+    (a whole number from C(0), no limit, to C(1000000)) are checked before anything is recorded too.
   - Used by the C(jobnet.scheduler.run) playbook; the drive play that follows runs
     M(jobnet.scheduler.frame_step) on every host of the frame.
   - Refuses to start when forks are fewer than the frame's hosts (each host holds one fork while the frame runs), when
@@ -20,7 +22,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
-  - jobnet.scheduler.controller_action
+  - jobnet.scheduler.controller_action.ACTION
 options:
   frame_file:
     description: Path of the frame definition (YAML) on the controller. See C(docs/frames.md).
@@ -29,12 +31,20 @@ options:
     description: The frame definition itself, as a mapping. Mutually exclusive with O(frame_file).
     type: dict
   operation_date:
-    description: The operation date of the instance (C(YYYY-MM-DD)); today (controller time) when omitted.
+    description:
+      - The operation date of the instance, exactly C(YYYY-MM-DD) (a real date); today (controller time) when
+        omitted. Other forms (C(20270101), C(2027-W05-1), an empty value) are refused.
     type: str
   lease_ttl:
     description: Seconds the instance's lease lasts without renewal (default C(60), or C(jobnet_lease_ttl)).
     type: float
 attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Under C(--check) the frame, the operation date and the host limits are checked as for a real submit and
+      RV(would_submit) says what would be submitted; nothing is recorded (the store is only read, and not created)
+      and RV(instances) is empty. An instance that was already submitted fails the task, as a real submit would.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none
@@ -75,6 +85,36 @@ operation_date:
   description: The operation date used.
   returned: success
   type: str
+would_submit:
+  description: Check mode only - what a real run would submit, recording nothing.
+  returned: check mode
+  type: dict
+  contains:
+    instance:
+      description: The instance id (C(<frame>@<date>)).
+      type: str
+    frame:
+      description: The frame's name.
+      type: str
+    operation_date:
+      description: The operation date.
+      type: str
+    hosts:
+      description: The hosts the frame's jobs would run on.
+      type: list
+      elements: str
+    jobs:
+      description: How many jobs the frame has.
+      type: int
+    nets:
+      description: How many nets the frame has.
+      type: int
+    limits:
+      description: The host limits (C(jobnet_max_running)) of the frame's hosts that have one.
+      type: dict
+    resubmit:
+      description: Whether an instance in C(not_submitted) would be submitted again (after C(init)).
+      type: bool
 events:
   description: The state changes this task recorded (at most 10,000), each with its C(instance), for the recorder
     callback's history. The store's event log keeps them all.
