@@ -100,33 +100,38 @@ class ActionModule(JobnetAction):
                 raise AnsibleActionFail(str(exc))
             finally:
                 store.close()
+        refused = None
         if existing is not None and existing.get('state') != 'not_submitted':
-            raise AnsibleActionFail('check mode: frame instance %s is already submitted (state %s); a run would '
-                                    'be refused (see jobnet.scheduler.rerun, init and recover)'
-                                    % (iid, existing.get('state')))
-        say('jobnet: check mode: frame instance %s would be submitted: %s, %s on %s; nothing recorded'
-            % (iid, _count(jobs, 'job'), _count(nets, 'net'), ', '.join(frame_hosts)))
+            refused = ('check mode: frame instance %s is already submitted (state %s): a run would be refused (see '
+                       'jobnet.scheduler.rerun, init and recover)' % (iid, existing.get('state')))
+            say('jobnet: ' + refused)
+        else:
+            say('jobnet: check mode: frame instance %s would be submitted: %s, %s on %s; nothing recorded'
+                % (iid, _count(jobs, 'job'), _count(nets, 'net'), ', '.join(frame_hosts)))
+        would = {
+            'instance': iid,
+            'frame': defn['frame'],
+            'operation_date': date,
+            'hosts': frame_hosts,
+            'jobs': jobs,
+            'nets': nets,
+            'limits': {host: limit for host, limit in limits.items() if limit is not None},
+            'resubmit': existing is not None,
+        }
         result.update({
-            'changed': True,
+            'changed': refused is None,
             'instances': [],
             'leases': {},
             'hosts': [],
             'implicit_localhost': False,
             'operation_date': date,
             'events': [],
-            'would_submit': {
-                'instance': iid,
-                'frame': defn['frame'],
-                'operation_date': date,
-                'hosts': frame_hosts,
-                'jobs': jobs,
-                'nets': nets,
-                'limits': {host: limit for host, limit in limits.items() if limit is not None},
-                'resubmit': existing is not None,
-            },
-            'msg': 'check mode: %s would be submitted (%s on %s); nothing was recorded'
+            'would_submit': None if refused else would,
+            'msg': refused or 'check mode: %s would be submitted (%s on %s); nothing was recorded'
                    % (iid, _count(jobs, 'job'), _count(len(frame_hosts), 'host')),
         })
+        if refused:
+            result['would_refuse'] = refused
         return result
 
 

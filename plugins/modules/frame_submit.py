@@ -44,7 +44,8 @@ attributes:
     support: full
     details: Under C(--check) the frame, the operation date and the host limits are checked as for a real submit and
       RV(would_submit) says what would be submitted; nothing is recorded (the store is only read, and not created)
-      and RV(instances) is empty. An instance that was already submitted fails the task, as a real submit would.
+      and RV(instances) is empty. For an instance that was already submitted it says why a real submit would be
+      refused (RV(would_refuse)) and reports no change.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none
@@ -85,8 +86,12 @@ operation_date:
   description: The operation date used.
   returned: success
   type: str
+would_refuse:
+  description: Check mode only - why a real submit would be refused (the instance was already submitted).
+  returned: check mode, when it would be refused
+  type: str
 would_submit:
-  description: Check mode only - what a real run would submit, recording nothing.
+  description: Check mode only - what a real run would submit, recording nothing (null when it would be refused).
   returned: check mode
   type: dict
   contains:

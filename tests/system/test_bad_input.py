@@ -234,9 +234,11 @@ def test_check_mode_checks_the_frame_and_records_nothing(testenv, tmp_path, run_
     message = refuse(run_playbook, testenv, store, ['jobnet.scheduler.run', '-e', 'frame_file=%s' % bad,
                                                     '-e', 'operation_date=%s' % DATE, '--check'])
     assert "item 'a': unknown host 'agent9'" in message, message
-    # and so does an instance already submitted
+    # an instance already submitted: it says that a run would be refused
     healthy = write_frame(tmp_path, {'frame': 'healthy', 'jobs': [JOB]}, name='healthy.yml')
-    message = refuse(run_playbook, testenv, store, ['jobnet.scheduler.run', '-e', 'frame_file=%s' % healthy,
-                                                    '-e', 'operation_date=%s' % HEALTHY_DATE, '--check'])
-    assert message.startswith('check mode: frame instance healthy@%s is already submitted (state normal_end)'
-                              % HEALTHY_DATE), message
+    result = run_playbook(['jobnet.scheduler.run', '-e', 'frame_file=%s' % healthy,
+                           '-e', 'operation_date=%s' % HEALTHY_DATE, '--check'], env={'JOBNET_STORE': url}, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ('jobnet: check mode: frame instance healthy@%s is already submitted (state normal_end): a run would be '
+            'refused' % HEALTHY_DATE) in result.stdout, result.stdout
+    assert dump(path) == before
