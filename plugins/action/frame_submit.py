@@ -118,6 +118,8 @@ class ActionModule(JobnetAction):
             'limits': {host: limit for host, limit in limits.items() if limit is not None},
             'resubmit': existing is not None,
         }
+        submitted = 'check mode: %s would be submitted (%s on %s); nothing was recorded' % (
+            iid, _count(jobs, 'job'), _count(len(frame_hosts), 'host'))
         result.update({
             'changed': refused is None,
             'instances': [],
@@ -127,8 +129,7 @@ class ActionModule(JobnetAction):
             'operation_date': date,
             'events': [],
             'would_submit': None if refused else would,
-            'msg': refused or 'check mode: %s would be submitted (%s on %s); nothing was recorded'
-                   % (iid, _count(jobs, 'job'), _count(len(frame_hosts), 'host')),
+            'msg': refused or submitted,
         })
         if refused:
             result['would_refuse'] = refused
