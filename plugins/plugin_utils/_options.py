@@ -11,6 +11,7 @@ an invalid value is an error that names its source.
 
 from __future__ import annotations
 
+import math
 import os
 
 from ansible import constants as C
@@ -21,6 +22,19 @@ from ansible.plugins.loader import lookup_loader
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import DEFAULT_TIMEOUT, Store, open_store
 
 LOOKUP = 'jobnet.scheduler.frame_state'
+
+#: The range of each numeric setting: (least, whether the least itself is allowed, most). A value outside it (or
+#: nan, inf) is refused with the setting's name and source before anything is recorded: a lease of nan seconds or
+#: a negative poll interval would only fail later, or never end.
+BOUNDS = {
+    'lease_ttl': (0, False, 31 * 24 * 3600),
+    'poll_interval': (0, True, 24 * 3600),
+    'step_seconds': (0, True, 31 * 24 * 3600),
+    'unreachable_retries': (0, True, 1000000),
+    'unreachable_delay': (0, True, 24 * 3600),
+    'progress_interval': (0, True, 24 * 3600),
+    'store_timeout': (0, False, 24 * 3600),
+}
 
 
 def _plugin(loader=None, templar=None):
@@ -82,7 +96,21 @@ def resolve_option_and_origin(name: str, task_vars=None, default=None, *, explic
         if raw.strip() and raw.strip().lower() not in {str(b).lower() for b in BOOLEANS}:
             raise AnsibleOptionsError('invalid value %r for the jobnet setting %s from %s: expected a boolean '
                                       '(yes / no, true / false, on / off, 1 / 0)' % (raw, name, origin))
-    return _plain(value), origin
+    value = _plain(value)
+    check_bounds(name, value, origin)
+    return value, origin
+
+
+def check_bounds(name: str, value, origin: str = 'Direct') -> None:
+    """Refuse a numeric setting outside :data:`BOUNDS` (or not finite) with AnsibleOptionsError naming it."""
+    if name not in BOUNDS or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    least, inclusive, most = BOUNDS[name]
+    ok = math.isfinite(value) and (value >= least if inclusive else value > least) and value <= most
+    if not ok:
+        raise AnsibleOptionsError('invalid value %r for the jobnet setting %s from %s: expected a number from %s%s '
+                                  'to %s' % (value, name, origin, least, '' if inclusive else ' (not included)',
+                                             most))
 
 
 def resolve_option(name: str, task_vars=None, default=None, *, explicit=None, loader=None, templar=None):

@@ -188,6 +188,9 @@ ARGUMENTS = [
      "jobnet_max_running of agent1 is 'abc': give a whole number from 0 (no limit) to 1000000"),
     ('jobnet_max_running -1', ['-e', 'operation_date=%s' % DATE, '-e', 'jobnet_max_running=-1'],
      "jobnet_max_running of agent1 is '-1': give a whole number from 0 (no limit) to 1000000"),
+    ('jobnet_lease_ttl nan', ['-e', 'operation_date=%s' % DATE, '-e', 'jobnet_lease_ttl=nan'],
+     'invalid value nan for the jobnet setting lease_ttl from var: jobnet_lease_ttl: expected a number from 0 (not '
+     'included) to 2678400'),
 ]
 
 

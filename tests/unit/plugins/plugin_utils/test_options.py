@@ -203,3 +203,25 @@ def test_write_json_file_removes_its_temp_file_when_the_write_fails(tmp_path, mo
         action.write_json_file(str(tmp_path / 'status.json'), {'a': object()})
     assert info.value.message.startswith('cannot write %s: the document is not JSON: ' % (tmp_path / 'status.json'))
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('name, env, message', [
+    ('lease_ttl', 'nan', "invalid value nan for the jobnet setting lease_ttl from env: JOBNET_LEASE_TTL: expected a "
+                         "number from 0 (not included) to 2678400"),
+    ('lease_ttl', '0', "invalid value 0.0 for the jobnet setting lease_ttl from env: JOBNET_LEASE_TTL: expected a "
+                       "number from 0 (not included) to 2678400"),
+    ('poll_interval', '-1', "invalid value -1.0 for the jobnet setting poll_interval from env: JOBNET_POLL_INTERVAL: "
+                            "expected a number from 0 to 86400"),
+    ('step_seconds', 'inf', "invalid value inf for the jobnet setting step_seconds from env: JOBNET_STEP_SECONDS: "
+                            "expected a number from 0 to 2678400"),
+    ('unreachable_retries', '-3', "invalid value -3 for the jobnet setting unreachable_retries from env: "
+                                  "JOBNET_UNREACHABLE_RETRIES: expected a number from 0 to 1000000"),
+], ids=['lease_ttl nan', 'lease_ttl 0', 'poll_interval -1', 'step_seconds inf', 'unreachable_retries -3'])
+def test_a_numeric_setting_out_of_its_range_is_refused_naming_its_source(tmp_path, name, env, message):
+    value, msg = resolve(tmp_path, {'name': name}, {'JOBNET_%s' % name.upper(): env})
+    assert (value, msg) == ('ERROR', message)
+
+
+def test_numeric_settings_in_their_range_are_taken(tmp_path):
+    assert resolve(tmp_path, {'name': 'step_seconds'}, {'JOBNET_STEP_SECONDS': '0'}) == [0.0, 'env: JOBNET_STEP_SECONDS']
+    assert resolve(tmp_path, {'name': 'lease_ttl'}, {'JOBNET_LEASE_TTL': '0.5'}) == [0.5, 'env: JOBNET_LEASE_TTL']
