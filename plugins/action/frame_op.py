@@ -48,6 +48,7 @@ class ActionModule(JobnetAction):
             driving = op in DRIVING or (op in ('skip', 'pause') and not args.get('path'))
             if driving:
                 self.check_forks(hosts)
+                self.max_running(task_vars, hosts)   # a bad jobnet_max_running is refused before anything changes
             if self._task.check_mode:
                 return self.preview(store, engine, iid, op, args, result)
             lease = engine.acquire(iid)

@@ -68,6 +68,8 @@ class ActionModule(JobnetAction):
         for name in OPTION_NAMES:
             spec[name] = {'type': 'bool'}
         _spec, args = self.validate_argument_spec(argument_spec=spec)
+        if args.get('operation_date'):
+            args['operation_date'] = self.check_date(args['operation_date'])
         if args['phase'] == 'poll':
             result.update(self.poll(args, task_vars))
             return result
@@ -140,6 +142,7 @@ class ActionModule(JobnetAction):
             say('jobnet: ' + line)
         polls = {h: sorted(set(ids)) for h, ids in polls.items()}
         self.check_forks(sorted(hosts | set(polls)))
+        self.max_running(task_vars, sorted(hosts))
         return {
             'changed': bool(leases),
             'instances': list(leases),

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import json
 
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say, write_json_file
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._engine import chart_path, lease_from_dict
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import (
-    chart_folder, failure_summary, status_document, table, write_chart, write_text_atomic)
+    chart_folder, failure_summary, status_document, table, write_chart)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 
@@ -73,11 +72,7 @@ class ActionModule(JobnetAction):
         if args.get('status_json') and self._task.check_mode:
             say('jobnet: check mode: %s is not written' % args['status_json'])
         elif args.get('status_json'):
-            try:
-                write_text_atomic(args['status_json'], json.dumps(doc, indent=2, sort_keys=True) + '\n')
-            except OSError as exc:
-                raise AnsibleActionFail('status_json: cannot write %s: %s (nothing else was changed)'
-                                        % (args['status_json'], exc.strerror or exc))
+            write_json_file(args['status_json'], doc)
         if not args['quiet']:
             say(table(doc) if doc['frames'] else 'jobnet: no frame instances')
         steps = args.get('steps')

@@ -13,7 +13,7 @@ from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _options, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _options, _report, _store
 
 display = Display()
 
@@ -177,32 +177,10 @@ def write_json_file(path, doc):
         text = json.dumps(doc, indent=2, sort_keys=True) + '\n'
     except (TypeError, ValueError) as exc:
         raise AnsibleActionFail('cannot write %s: the document is not JSON: %s' % (path, exc))
-    tmp = os.path.join(folder, '.%s.tmp.%d' % (os.path.basename(path), os.getpid()))
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise AnsibleActionFail('cannot write %s: %s' % (path, exc.strerror or exc)) from None
-        raise
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+        _report.write_text_atomic(path, text)
+    except OSError as exc:
+        raise AnsibleActionFail('cannot write %s: %s' % (path, exc.strerror or exc)) from None
 
 
 def say(message):

@@ -368,7 +368,7 @@ def write_text_atomic(path, text):
         raise OSError('the folder %s does not exist' % folder)
     if os.path.isdir(path):
         raise OSError('%s is a folder' % path)
-    tmp = '%s.tmp.%d' % (path, os.getpid())
+    tmp = os.path.join(folder, '.%s.tmp.%d' % (os.path.basename(path), os.getpid()))
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
@@ -382,6 +382,16 @@ def write_text_atomic(path, text):
         except OSError:
             pass
         raise
+    try:   # the rename itself durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def write_chart(store, iid, path, now=None):

@@ -214,7 +214,6 @@ def test_a_missing_frame_file_is_refused(testenv, run_playbook, store, args, exp
     assert message == expected
 
 
-@pytest.mark.xfail(strict=True, reason='frame_recover must check operation_date with _action.check_date (plan phase)')
 def test_recover_refuses_a_bad_operation_date(testenv, run_playbook, store):
     message = refuse(run_playbook, testenv, store, ['jobnet.scheduler.recover', '-e', 'operation_date=31/12/2026'])
     assert "operation_date '31/12/2026' is not a date of the form YYYY-MM-DD" in message, message

@@ -17,7 +17,7 @@ DEFAULT_SQLITE_PATH = '~/.ansible/jobnet/state.db'
 DEFAULT_REDIS_PREFIX = 'jobnet:'
 DEFAULT_TIMEOUT = 10.0
 
-IID_RE = re.compile(r'^(?P<frame>[a-z0-9_-]+)@(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})$')
+IID_RE = re.compile(r'^(?P<frame>[a-z0-9_-]+)@(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})\Z')
 
 INSTANCE_REQUIRED = ('id', 'frame', 'operation_date', 'state')
 """Keys an instance record must carry; a stored record without one of them is a :class:`CorruptRecord`."""
