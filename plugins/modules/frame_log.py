@@ -19,7 +19,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
-  - jobnet.scheduler.controller_action.action
+  - jobnet.scheduler.controller_action
 options:
   phase:
     description: C(find) on the controller, then C(read) on the job's host.

@@ -28,7 +28,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
-  - jobnet.scheduler.controller_action.action
+  - jobnet.scheduler.controller_action
 options:
   operation:
     description: The operation.

@@ -22,7 +22,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
-  - jobnet.scheduler.controller_action.action
+  - jobnet.scheduler.controller_action
 options:
   phase:
     description: The step.

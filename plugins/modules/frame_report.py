@@ -20,7 +20,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
-  - jobnet.scheduler.controller_action.action
+  - jobnet.scheduler.controller_action
 options:
   instances:
     description: Instance ids to report; every instance (filtered by O(frame) and O(operation_date)) when omitted.

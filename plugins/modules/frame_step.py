@@ -65,6 +65,10 @@ options:
     description: Seconds between those calls (C(jobnet_unreachable_delay), default C(2)).
     type: float
 attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: none
+    details: It records in the state store and starts jobs for real, so under C(--check) the task is skipped.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: none

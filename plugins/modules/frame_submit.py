@@ -22,7 +22,7 @@ author:
   - jobnet.scheduler maintainers (@jobnet)
 extends_documentation_fragment:
   - jobnet.scheduler.store.modules
-  - jobnet.scheduler.controller_action.ACTION
+  - jobnet.scheduler.controller_action
 options:
   frame_file:
     description: Path of the frame definition (YAML) on the controller. See C(docs/frames.md).
