@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import chart_folder
 
@@ -51,7 +51,8 @@ class ActionModule(JobnetAction):
                 poll_interval=opts['poll_interval'], lease_ttl=opts['lease_ttl'],
                 unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'],
                 say=say, progress_interval=opts['progress_interval'], chart_dir=chart_folder(self.option(
-                    'chart_dir', task_vars, None)))
+                    'chart_dir', task_vars, None)),
+                secrets=_secrets.Resolver(host, task_vars, self._templar))
             seconds = float(opts['step_seconds'] or 0)
             summary = driver.run(seconds if seconds > 0 else None)
         except _engine.ControllerGone:

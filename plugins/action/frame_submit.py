@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
 
 
@@ -54,6 +54,9 @@ class ActionModule(JobnetAction):
             raise AnsibleActionFail('invalid frame: %s: it cannot be checked (%s: %s)'
                                     % (source, type(exc).__name__, exc))
         frame_hosts = list(defn['hosts'])
+        unknown_secrets = _secrets.missing(defn, task_vars.get('hostvars') or {})
+        if unknown_secrets:
+            raise AnsibleActionFail('invalid frame: %s: %s' % (source, '; '.join(unknown_secrets)))
         self.check_forks(frame_hosts)
         limits = self.max_running(task_vars, frame_hosts)
         # a bad setting is refused before the store is opened, too

@@ -16,7 +16,7 @@ import functools
 import os
 import time
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _report, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _report, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     LAUNCHED,
     LAUNCHING,
@@ -173,6 +173,10 @@ def job_spec(instance, item_def, item, root=None):
             spec[key] = item_def[key]
     if item_def.get('env'):
         spec['env'] = dict(item_def['env'])
+    if item_def.get('secret_env'):
+        # the names only (env name -> Ansible variable): the host's driver looks the values up just before the
+        # launch call (see _secrets); no value is ever part of a record
+        spec['secret_env'] = dict(item_def['secret_env'])
     return spec
 
 
@@ -357,7 +361,7 @@ class HostDriver:
                  poll_interval=DEFAULTS['poll_interval'], lease_ttl=DEFAULTS['lease_ttl'],
                  unreachable_retries=DEFAULTS['unreachable_retries'],
                  unreachable_delay=DEFAULTS['unreachable_delay'], sleep=time.sleep, clock=time.monotonic,
-                 say=None, progress_interval=DEFAULTS['progress_interval'], chart_dir=None):
+                 say=None, progress_interval=DEFAULTS['progress_interval'], chart_dir=None, secrets=None):
         self.store = store
         self.store_mod = store_mod
         self.host = host
@@ -387,6 +391,8 @@ class HostDriver:
         #: where the run chart of each instance is rewritten while it runs (by the driver that prints its progress)
         self.chart_dir = chart_dir
         self._chart_at = None
+        #: looks up a secret_env variable of this host (``_secrets.Resolver``); None: jobs with secrets are refused
+        self.secrets = secrets
 
     # ------------------------------------------------------------------ store helpers
     def _check_parent(self):
@@ -506,12 +512,27 @@ class HostDriver:
 
     def _launch(self, plans):
         self._check_parent()  # no launch for a controller that is gone: the attempts stay launching
-        specs = [s for _iid, ss in plans for s in ss]
-        args = {'state': 'started', 'jobs': specs}
-        if self.root:
-            args['root'] = self.root
-        result = self._call('jobnet.scheduler.job', args)
-        outcome = self._launch_outcome(result, [spec['id'] for spec in specs])
+        specs = []
+        unresolved = {}
+        for _iid, ss in plans:
+            for spec in ss:
+                # a copy with the secrets' values, for this call only: the plans keep the names
+                call_spec = dict(spec)
+                try:
+                    _secrets.resolve(call_spec, self.secrets)
+                except _secrets.SecretError as exc:
+                    unresolved[spec['id']] = ('refused', 'launch refused on %s: %s' % (self.host, exc))
+                    continue
+                specs.append(call_spec)
+        outcome = {}
+        if specs:
+            args = {'state': 'started', 'jobs': specs}
+            if self.root:
+                args['root'] = self.root
+            result = self._call('jobnet.scheduler.job', args)
+            outcome = self._launch_outcome(result, [spec['id'] for spec in specs])
+            del args, specs   # the secrets' values are not kept
+        outcome.update(unresolved)
         for iid, ss in plans:
             ids = {spec['id']: spec['name'] for spec in ss}
             moves = self._update(iid, functools.partial(self._launched, ids=ids, outcome=outcome))

@@ -657,6 +657,32 @@ def environment(value):
     return result
 
 
+#: an Ansible variable name (what a job's secret_env names as the source of a value)
+VAR_NAME_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,255}\Z')
+
+
+def secret_environment(value):
+    """secret_env: environment variable name -> the name of the Ansible variable that holds its value.
+
+    Only the names are part of the frame (and of the state store); the values are looked up in the job's host
+    variables when the job is launched, and never recorded or printed.
+    """
+    if not isinstance(value, dict):
+        raise TypeError('expected a mapping of environment variable names to Ansible variable names (the value is '
+                        'looked up at launch, never stored), got %s' % _describe(value))
+    result = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
+            raise ValueError('%r is not a valid environment variable name' % (key,))
+        if not isinstance(item, str) or not VAR_NAME_RE.fullmatch(item):
+            raise ValueError('variable %s: %s is not the name of an Ansible variable (letters, digits and _, not '
+                             'starting with a digit); give the name of the variable that holds the secret, never '
+                             'the secret itself' % (key, _describe(item) if not isinstance(item, str) else
+                                                    'the value'))
+        result[key] = item
+    return result
+
+
 def positive_int(value):
     if isinstance(value, _HugeInt) and not value.text.startswith('-'):
         raise ValueError('expected a whole number of seconds from 1 to %d (31 days), got %s'
@@ -759,6 +785,7 @@ JOB_SPEC = {
     'shell': {'type': shell_line},
     'chdir': {'type': directory},
     'env': {'type': environment},
+    'secret_env': {'type': secret_environment},
     'timeout': {'type': positive_int},
     'after': {'type': name_list},
     'skip': {'type': flag, 'default': False},
@@ -915,6 +942,13 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
                     collector.add('command and env are %d bytes together; a program can get at most %d bytes '
                                   '(1 MiB) of arguments and variables: pass large data in a file'
                                   % (size, COMMAND_MAX), label, raw, 'env')
+            if kind == 'job' and params.get('env') and params.get('secret_env') and \
+                    not {'env', 'secret_env'} & bad:
+                both = sorted(set(params['env']) & set(params['secret_env']))
+                if both:
+                    bad.add('secret_env')
+                    collector.add('%s given in both env and secret_env; give each variable once'
+                                  % ', '.join(both), label, raw, 'secret_env')
             entries.append((kind, raw, params, bad, label, name))
 
     # duplicates
@@ -996,6 +1030,8 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
                 'env': dict(params.get('env') or {}),
                 'timeout': params.get('timeout'),
             })
+            if params.get('secret_env'):
+                common['secret_env'] = dict(params['secret_env'])
             items_out.append(_ordered_job(common))
         else:
             net = dict(common, children=[])
@@ -1035,7 +1071,10 @@ _NET_KEYS = ('path', 'name', 'kind', 'parent', 'after', 'skip', 'pause', 'childr
 
 
 def _ordered_job(item):
-    return {key: item[key] for key in _JOB_KEYS}
+    out = {key: item[key] for key in _JOB_KEYS}
+    if item.get('secret_env'):   # only when given: definitions without it read as before
+        out['secret_env'] = item['secret_env']
+    return out
 
 
 def _ordered_net(item):
