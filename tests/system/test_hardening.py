@@ -227,3 +227,46 @@ def test_a_corrupt_instance_or_lease_beside_healthy_ones_refuses_only_itself(tes
     assert status.returncode == 0, status.stdout[-3000:]
     assert re.search(r'badinst\s+corrupt', status.stdout) and re.search(r'healthy\s+normal_end', status.stdout), \
         status.stdout[-3000:]
+
+
+def test_a_partial_launch_in_a_frame_starts_each_job_once_and_rerun_starts_only_the_refused(testenv, tmp_path,
+                                                                                             run_playbook):
+    """A real partial launch: agent1's module Python may open 30 files, so one launch call of 40 jobs starts some
+    supervisors and refuses the rest. The started ones are recorded running and end normal_end; the refused ones
+    end abnormal_end naming the reason; a rerun starts only those. The ledger proves one start per job."""
+    ledger = str(ledger_dir() / 'ledger')
+    url = 'sqlite:///%s' % (tmp_path / 'state.db')
+    env = {'JOBNET_STORE': url}
+    wrapper = '/home/jobnet-agent1/python-partial-%d' % os.getpid()
+    with open(wrapper, 'w') as f:
+        f.write('#!/bin/sh\nexec /usr/bin/prlimit --nofile=30 /usr/bin/python3 "$@"\n')
+    os.chmod(wrapper, 0o755)
+    overlay = tmp_path / 'overlay.ini'
+    overlay.write_text('[agents]\nagent1 ansible_python_interpreter=%s\n' % wrapper)
+    names = ['j%02d' % i for i in range(40)]
+    frame = {'frame': 'partial', 'jobs': [
+        {'name': n, 'host': 'agent1', 'shell': 'echo "%s start $(date +%%s.%%N) $$" >> %s; sleep 2; '
+                                                'echo "%s end $(date +%%s.%%N) ok" >> %s' % (n, ledger, n, ledger)}
+        for n in names]}
+    path = write_frame(tmp_path, frame)
+    iid = 'partial@%s' % DATE
+    try:
+        out = run_playbook(['jobnet.scheduler.run', '-i', testenv.inventory, '-i', str(overlay),
+                            '-e', 'frame_file=%s' % path, '-e', 'operation_date=%s' % DATE], env=env, timeout=300)
+    finally:
+        os.unlink(wrapper)
+    assert out.returncode == 2, out.stdout[-3000:]
+    snap = snapshot(url, iid)
+    ended = [n for n in names if snap[n]['state'] == 'normal_end']
+    refused = [n for n in names if snap[n]['state'] == 'abnormal_end']
+    assert ended and refused and sorted(ended + refused) == names, {n: snap[n]['state'] for n in names}
+    assert all('Too many open files' in snap[n]['message'] for n in refused), snap[refused[0]]
+    assert sorted(n for n in names if starts(ledger, n)) == sorted(ended), read_ledger(ledger)
+    out = run_playbook(['jobnet.scheduler.rerun', '-e', 'frame=partial', '-e', 'operation_date=%s' % DATE],
+                       env=env, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:]
+    snap = snapshot(url, iid)
+    assert all(snap[n]['state'] == 'normal_end' for n in names), {n: snap[n]['state'] for n in names}
+    for n in names:
+        assert len(starts(ledger, n)) == 1, (n, read_ledger(ledger).get(n))
+        assert snap[n]['attempt'] == (2 if n in refused else 1), (n, snap[n])
