@@ -1088,8 +1088,11 @@ def public_view(v):
     return dict((k, (str(val) if isinstance(val, Enum) else val)) for k, val in v.items() if not k.startswith('_'))
 
 
-def select_views(jroot, ids, missing, name=None, states=None, labels=None):
-    """Views of ``ids`` (or every job) filtered. Returns (views, missing ids). Raises on unknown with fail."""
+def select_views(jroot, ids, missing, name=None, states=None, labels=None, host=None):
+    """Views of ``ids`` (or every job) filtered. Returns (views, missing ids). Raises on unknown with fail.
+
+    ``host``: only jobs whose ``host`` label is this inventory host, or that have no ``host`` label; ``*``: all.
+    """
     jroot.check()
     unknown = []
     views = []
@@ -1109,6 +1112,8 @@ def select_views(jroot, ids, missing, name=None, states=None, labels=None):
         views = [v for v in views if v['state'] in wanted]
     if labels:
         views = [v for v in views if all(v['labels'].get(k) == val for k, val in labels.items())]
+    if host and host != '*':
+        views = [v for v in views if v['labels'].get('host') in (None, host)]
     return views, unknown
 
 

@@ -55,6 +55,16 @@ options:
   labels:
     description: Only jobs that carry every one of these labels with exactly this value.
     type: dict
+  host:
+    description:
+      - Only jobs whose C(host) label is this inventory host, and jobs that have no C(host) label (started by
+        hand without the collection's action plugin, or by an older version).
+      - Every job started through M(jobnet.scheduler.job) (ad hoc, in a playbook or by a frame) carries the label
+        C(host) with its inventory host, so hosts that share a machine and a job root (local connections, several
+        inventory names for one machine) each list their own jobs.
+      - When neither O(ids) nor O(host) is given, the action plugin sets O(host) to the task's inventory host.
+        V(*) lists every job under O(root), whatever its host.
+    type: str
   missing:
     description:
       - What to do with an id of O(ids) that does not exist under O(root).
@@ -353,7 +363,8 @@ class JobInfo(object):
         if p['ids'] is not None and not ids:
             views, missing = [], []     # ids: [] asks for no job (only async_jids)
         else:
-            views, missing = select_views(self.jroot, ids, p['missing'], p['name'], p['state'], labels)
+            views, missing = select_views(self.jroot, ids, p['missing'], p['name'], p['state'], labels,
+                                          host=p['host'])
         views = wait_for_change(self.jroot, views, wait)
         jobs = []
         for v in views:
@@ -372,6 +383,7 @@ def main():
             state=dict(type='list', elements='str',
                        choices=[s.value for s in JobState]),
             labels=dict(type='dict'),
+            host=dict(type='str'),
             missing=dict(type='str', default='fail', choices=['fail', 'ignore']),
             root=dict(type='path', default=DEFAULT_ROOT),
             output=dict(type='bool', default=True),

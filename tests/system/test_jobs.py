@@ -759,3 +759,35 @@ def test_max_bytes_over_16_mib_is_refused_saying_to_page(prefix):
     res = ansible('agent2', 'job_info', dict(root=root_of(prefix), max_bytes=16 * 1024 * 1024 + 1))['agent2']
     assert res.get('failed') and 'max_bytes must be at most 16777216 (16 MiB)' in res['msg'], res
     assert 'next_offset' in res['msg']
+
+
+def test_hosts_sharing_one_machine_and_root_each_list_only_their_own_jobs(prefix, tmp_path):
+    """Two inventory hosts on local connections share the job root: every job started through the job module
+    carries its inventory host as the label host, and job_info on each host lists only that host's jobs (ids
+    and host='*' still reach every job)."""
+    root = root_of(prefix)
+    inventory = tmp_path / 'shared.ini'
+    inventory.write_text('[shared]\nl1\nl2\n\n[shared:vars]\nansible_connection=local\n'
+                         'ansible_python_interpreter=%s\n' % sys.executable)
+
+    def adhoc(host, module, args):
+        tree = tmp_path / ('tree-%s-%d' % (host, time.monotonic_ns()))
+        r = subprocess.run([os.path.join(BIN, 'ansible'), host, '-i', str(inventory), '-m',
+                            'jobnet.scheduler.' + module, '-a', json.dumps(args), '-t', str(tree)],
+                           env=env(), capture_output=True, text=True, timeout=300, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return json.loads((tree / host).read_text())
+
+    adhoc('l1', 'job', dict(root=root, jobs=[dict(id=prefix + '-1', command=['true'])]))
+    adhoc('l2', 'job', dict(root=root, jobs=[dict(id=prefix + '-2', command=['true'], labels={'k': 'v'})]))
+    mine = adhoc('l1', 'job_info', dict(root=root, output=False))
+    assert [j['id'] for j in mine['jobs']] == [prefix + '-1'], mine['jobs']
+    assert mine['jobs'][0]['labels'] == {'host': 'l1'}
+    theirs = adhoc('l2', 'job_info', dict(root=root, output=False))
+    assert [j['id'] for j in theirs['jobs']] == [prefix + '-2'] and theirs['jobs'][0]['labels'] == {'k': 'v',
+                                                                                                   'host': 'l2'}
+    every = adhoc('l1', 'job_info', dict(root=root, output=False, host='*'))
+    assert sorted(j['id'] for j in every['jobs']) == [prefix + '-1', prefix + '-2']
+    by_id = adhoc('l1', 'job_info', dict(root=root, output=False, ids=[prefix + '-2']))
+    assert [j['id'] for j in by_id['jobs']] == [prefix + '-2']
+    adhoc('l1', 'job', dict(root=root, state='absent', ids=[prefix + '-1', prefix + '-2'], force=True))
