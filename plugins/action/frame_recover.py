@@ -15,8 +15,8 @@ from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _recovery, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import utcnow
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import utcnow
 
 OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'adopt_manager_jobs')
 

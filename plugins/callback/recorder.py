@@ -44,12 +44,13 @@ options:
         key: progress_interval
 """
 
-import datetime
 import json
 import os
 import time
 
 from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime
 
 FRAME_ACTIONS = frozenset(('frame_step', 'frame_submit', 'frame_op', 'frame_recover', 'frame_report'))
 JOB_ACTIONS = frozenset(('job', 'job_info'))
@@ -57,10 +58,6 @@ JOB_ACTIONS = frozenset(('job', 'job_info'))
 
 def _short(action):
     return (action or '').rsplit('.', 1)[-1]
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 class CallbackModule(CallbackBase):
@@ -102,7 +99,7 @@ class CallbackModule(CallbackBase):
         per_instance = {}
         for ev in res.get('events') or []:
             if isinstance(ev, dict) and ev.get('instance'):
-                rec = dict(ev, recorded=_now(), driver=host, source=source)
+                rec = dict(ev, recorded=isotime(), driver=host, source=source)
                 per_instance.setdefault(ev['instance'], []).append(rec)
         for iid, recs in per_instance.items():
             self._append(iid, recs)
@@ -113,7 +110,7 @@ class CallbackModule(CallbackBase):
             if not isinstance(job, dict):
                 continue
             labels = job.get('labels') or {}
-            rec = {'time': _now(), 'host': host, 'source': action, 'id': job.get('id'), 'name': job.get('name'),
+            rec = {'time': isotime(), 'host': host, 'source': action, 'id': job.get('id'), 'name': job.get('name'),
                    'state': job.get('state'), 'rc': job.get('rc'), 'signal': job.get('signal'),
                    'started': job.get('started'), 'ended': job.get('ended')}
             if labels.get('instance'):

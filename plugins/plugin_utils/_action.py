@@ -13,17 +13,13 @@ from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _options, _report, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _options, _report, _store, _time
 
 display = Display()
 
 #: At most this many state changes are returned in a result's ``events`` (for the recorder's history; the store's
 #: event log keeps them all).
 EVENTS_RETURNED = 10000
-
-#: An operation date is exactly YYYY-MM-DD (ASCII digits): date.fromisoformat() alone would also take 20270101 and
-#: 2027-W05-1.
-DATE_FORM = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}')
 
 #: The largest host limit (jobnet_max_running) taken; 0 is no limit.
 MAX_RUNNING_MAX = 1000000
@@ -126,11 +122,11 @@ def check_date(value):
     """``value`` as an operation date ``YYYY-MM-DD`` (a real date); AnsibleActionFail naming operation_date and
     the form otherwise."""
     text = value if isinstance(value, str) else str(value)
-    if not DATE_FORM.fullmatch(text):
+    if not _time.is_date_form(text):
         raise AnsibleActionFail('operation_date %r is not a date of the form YYYY-MM-DD (for example 2026-11-21)'
                                 % (value,))
     try:
-        return _dt.date(int(text[0:4]), int(text[5:7]), int(text[8:10])).isoformat()
+        return _time.parse_date(text).isoformat()
     except ValueError as exc:
         raise AnsibleActionFail('operation_date %r is not a date of the form YYYY-MM-DD: %s' % (value, exc))
 

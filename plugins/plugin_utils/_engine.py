@@ -23,10 +23,9 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     OperationError,
     Planner,
     initial_items,
-    isotime,
-    utcnow,
 )
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, utcnow
 
 # Options with their defaults; each is resolvable as task argument > vars jobnet_<name> > env JOBNET_<NAME>
 # > ini [jobnet] <name> (see docs/store.md and docs/frames.md).

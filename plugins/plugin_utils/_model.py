@@ -27,6 +27,8 @@ import re
 
 import yaml
 
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _time
+
 # Every pattern is matched with fullmatch() (or ends in \Z): "$" would let a final line break through.
 FRAME_NAME_RE = re.compile(r'[a-z0-9][a-z0-9_-]{0,63}\Z')
 ITEM_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z')
@@ -1214,12 +1216,11 @@ def read_frame(path, *, hosts=None):
 # Helpers on normalised definitions
 
 def _parse_date(operation_date):
-    match = DATE_RE.fullmatch(str(operation_date))
-    if not match:
+    text = str(operation_date)
+    if not _time.is_date_form(text):
         raise ValueError('operation date %r is not YYYY-MM-DD' % (operation_date,))
-    year, month, day = (int(part) for part in match.groups())
     try:
-        return datetime.date(year, month, day)
+        return _time.parse_date(text)
     except ValueError as exc:
         raise ValueError('operation date %r is not a valid date: %s' % (operation_date, exc)) from None
 
@@ -1246,10 +1247,10 @@ def start_datetime(frame_def, operation_date, tz=None):
                 tz = zoneinfo.ZoneInfo(tz)
             local = naive.replace(tzinfo=tz)
         return local.astimezone(datetime.timezone.utc)
-    parsed = datetime.datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError('start_at %r has no UTC offset' % value)
-    return parsed.astimezone(datetime.timezone.utc)
+    try:
+        return _time.parse_time(value)
+    except ValueError as exc:
+        raise ValueError('start_at %s' % exc) from None
 
 
 def frame_hosts(frame_def):

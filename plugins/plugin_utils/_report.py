@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store, _time
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 COLUMNS = ('frame', 'net', 'job', 'host', 'state', 'started', 'ended', 'rc', 'reason')
@@ -77,10 +77,12 @@ STDERR_BYTES = 2048
 
 
 def _parse_time(text):
+    """A recorded time as an aware UTC datetime; None when there is none or it cannot be read (a report shows
+    what it can)."""
     if not text:
         return None
     try:
-        return _dt.datetime.fromisoformat(str(text).replace('Z', '+00:00'))
+        return _time.parse_time(str(text))
     except ValueError:
         return None
 
@@ -251,7 +253,7 @@ def chart_html(instance, items, events, now=None):
     job, by net and job with its host, coloured by the state it ended in, with the dependencies, the moments of
     controller losses and recoveries, reruns as further bars, and each bar's rc and reason in its tooltip. It
     reloads itself every CHART_REFRESH seconds while the frame is not over."""
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or _time.utcnow()
     defs = (instance.get('definition') or {}).get('items') or []
     jobs = [d for d in defs if d.get('kind') == 'job']
     rows = {d['path']: i for i, d in enumerate(jobs)}
@@ -353,7 +355,7 @@ def chart_html(instance, items, events, now=None):
             '</style></head><body>' % (refresh, _esc('run chart %s' % instance.get('id'))))
     info = ('<h1>%s</h1><p>state %s &middot; %d attempts of %d jobs &middot; %s to %s &middot; drawn %s%s</p>'
             % (_esc(instance.get('id')), _esc(instance.get('state')), len(bars), len(jobs), _esc(t0.isoformat()),
-               _esc(t1.isoformat()), _esc(now.strftime('%Y-%m-%dT%H:%M:%SZ')),
+               _esc(t1.isoformat()), _esc(_time.isotime(now, fraction=False)),
                ' &middot; reloads every %d s' % CHART_REFRESH if refresh else ''))
     legend += ('<span class="key"><i style="background:#b91c1c"></i>controller lost</span>'
                '<span class="key"><i style="background:#111827"></i>recovery</span>')

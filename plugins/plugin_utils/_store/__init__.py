@@ -2,8 +2,9 @@
 """The durable state store of jobnet.scheduler: SQLite (default) and Redis backends.
 
 Private helper (the leading underscore says: not a public API). Standard library only (and the pure
-``_states`` module for the state names); ``redis`` is imported when a ``redis://`` store is opened. Nothing here
-imports Ansible, so it can be tested on its own.
+``_states`` and ``_time`` modules for the state names and the recorded times, ``module_utils/_proc`` for the
+liveness of lease owners); ``redis`` is imported when a ``redis://`` store is opened. Nothing here imports
+Ansible, so it can be tested on its own.
 
 Records (see ``docs/design.md``, "Records in the store"):
 

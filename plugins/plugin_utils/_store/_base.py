@@ -27,9 +27,9 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common im
     StoreWriteError,
     UnknownInstance,
     _dumps,
-    iso_utc,
     parse_iid,
 )
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import epoch_isotime
 
 
 class Store(abc.ABC):
@@ -233,7 +233,7 @@ class Store(abc.ABC):
             epoch = (cur.epoch if cur is not None else 0) + 1
             new = Lease(iid=iid, token=uuid.uuid4().hex, epoch=epoch, owner=dict(owner), expires=now + ttl)
             rec = {'token': new.token, 'epoch': epoch, 'owner': new.owner, 'expires': new.expires,
-                   'acquired': iso_utc(now), 'renewed': iso_utc(now)}
+                   'acquired': epoch_isotime(now), 'renewed': epoch_isotime(now)}
             if cur is not None and cur.token:
                 rec['previous'] = {'owner': cur.owner, 'epoch': cur.epoch, 'expires': cur.expires}
             ok = self._lease_cas(iid, cur.token if cur else None, cur.epoch if cur else None,
@@ -255,7 +255,7 @@ class Store(abc.ABC):
         now = time.time()
         new = Lease(iid=lease.iid, token=lease.token, epoch=lease.epoch, owner=dict(lease.owner), expires=now + ttl)
         rec = {'token': new.token, 'epoch': new.epoch, 'owner': new.owner, 'expires': new.expires,
-               'renewed': iso_utc(now)}
+               'renewed': epoch_isotime(now)}
         if not self._lease_cas(lease.iid, lease.token, lease.epoch, _dumps(rec, 'lease of %s' % lease.iid),
                                new.token, new.epoch):
             raise LeaseLost(lease.iid, lease, self.get_lease(lease.iid))
@@ -269,7 +269,7 @@ class Store(abc.ABC):
         if cur is None or cur.token != lease.token or cur.epoch != lease.epoch:
             return False
         rec = {'token': None, 'epoch': lease.epoch, 'owner': lease.owner, 'expires': 0,
-               'released': iso_utc()}
+               'released': epoch_isotime()}
         return self._lease_cas(lease.iid, lease.token, lease.epoch, _dumps(rec, 'lease of %s' % lease.iid), '',
                                lease.epoch)
 
@@ -334,7 +334,7 @@ class Store(abc.ABC):
         if not isinstance(record, dict):
             raise InvalidRecord('host record for %s must be a dict' % host)
         rec = dict(record)
-        rec['updated'] = iso_utc()
+        rec['updated'] = epoch_isotime()
         self._set_host_raw(host, _dumps(rec, 'host record %s' % host))
 
     def get_host_states(self) -> dict:

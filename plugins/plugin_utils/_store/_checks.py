@@ -23,9 +23,9 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common im
     InvalidRecord,
     Lease,
     _dumps,
-    iso_utc,
     parse_iid,
 )
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import epoch_isotime
 
 KINDS = ('job', 'net')
 """The kinds of an item record (the frame itself is the instance record)."""
@@ -91,7 +91,7 @@ def prepare_events(iid: str, events) -> list[str]:
         if not isinstance(ev, dict):
             raise InvalidRecord('event #%d for %s must be a dict, not %s' % (i, iid, type(ev).__name__))
         ev = {k: v for k, v in ev.items() if k != 'seq'}
-        ev.setdefault('at', iso_utc())
+        ev.setdefault('at', epoch_isotime())
         rows.append(_dumps(ev, 'event #%d of %s' % (i, iid)))
     return rows
 
@@ -105,7 +105,7 @@ def prepare_create(instance: dict, items, events=None) -> tuple[str, str, list, 
         iid = '%s@%s' % (instance['frame'], instance['operation_date'])
     parse_iid(iid)
     inst = check_instance_in(iid, instance)
-    now = iso_utc()
+    now = epoch_isotime()
     inst.setdefault('updated', now)
     if items is None:
         items = []
@@ -148,7 +148,7 @@ def run_fn(iid: str, fn, instance: dict, items: dict, version: int):
                             % (iid, type(out).__name__))
     new_inst, changed, result = out[:3]
     events = out[3] if len(out) == 4 else None
-    now = iso_utc()
+    now = epoch_isotime()
     inst_json = None
     if new_inst is not None:
         inst = check_instance_in(iid, new_inst)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import re
 import time
@@ -11,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._owner import describe_owner
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import epoch_isotime, parse_date
 
 SCHEMA = 1
 DEFAULT_SQLITE_PATH = '~/.ansible/jobnet/state.db'
@@ -65,7 +65,7 @@ class LeaseHeld(StoreError):
         self.expires = expires
         self.epoch = epoch
         super().__init__('frame instance %s is driven by %s until %s; wait for it to end or for the lease to expire'
-                         % (iid, describe_owner(self.owner), iso_utc(expires, micro=False)))
+                         % (iid, describe_owner(self.owner), epoch_isotime(expires, fraction=False)))
 
 
 class LeaseLost(StoreError):
@@ -79,7 +79,7 @@ class LeaseLost(StoreError):
             now = 'nobody holds it now'
         else:
             now = 'it is now held by %s (epoch %d) until %s' % (describe_owner(current.owner), current.epoch,
-                                                                iso_utc(current.expires, micro=False))
+                                                                epoch_isotime(current.expires, fraction=False))
         super().__init__('the lease on frame instance %s (epoch %d) was lost: %s; this controller must stop driving it'
                          % (iid, lease.epoch, now))
 
@@ -128,9 +128,9 @@ class NoStore(StoreError):
 
 
 def iso_utc(ts: float | None = None, micro: bool = True) -> str:
-    """ISO-8601 UTC time with a ``Z``: ``2026-11-21T01:02:03.123456Z`` (or without the fraction)."""
-    d = _dt.datetime.fromtimestamp(time.time() if ts is None else ts, tz=_dt.timezone.utc)
-    return d.strftime('%Y-%m-%dT%H:%M:%S.%fZ' if micro else '%Y-%m-%dT%H:%M:%SZ')
+    """ISO-8601 UTC time with a ``Z``: ``2026-11-21T01:02:03.123456Z`` (or without the fraction) of a UNIX time
+    (None: now); the store's name for :func:`_time.epoch_isotime`."""
+    return epoch_isotime(ts, fraction=micro)
 
 
 def make_iid(frame: str, operation_date: str) -> str:
@@ -147,7 +147,7 @@ def parse_iid(iid: object) -> tuple[str, str]:
         raise InvalidRecord('invalid frame instance id %r: expected <frame>@<YYYY-MM-DD> with a frame name of '
                             'lower-case letters, digits, "_" and "-" (e.g. nightly@2026-11-21)' % (iid,))
     try:
-        _dt.date.fromisoformat(m.group('date'))
+        parse_date(m.group('date'))
     except ValueError:
         raise InvalidRecord('invalid frame instance id %r: %s is not a calendar date' % (iid, m.group('date')))
     return m.group('frame'), m.group('date')
@@ -176,7 +176,7 @@ class Lease:
 
     @property
     def expires_at(self) -> str:
-        return iso_utc(self.expires, micro=False)
+        return epoch_isotime(self.expires, fraction=False)
 
     def to_dict(self) -> dict:
         return {'iid': self.iid, 'token': self.token, 'epoch': self.epoch, 'owner': dict(self.owner),
