@@ -348,6 +348,50 @@ class Store(abc.ABC):
         self._raise_problems(problems)
         return out
 
+    # ==== schedules and day schedules (apart from every frame record)
+
+    def put_schedule_record(self, key: str, record: dict, *, create_only: bool = False) -> bool:
+        """Write the schedule record ``key`` (a schedule's definition, or the day schedule of one operation date) in
+        one transaction; ``updated`` is stamped. With ``create_only`` an existing record is left as it is and
+        ``False`` returned: of two controllers creating the same day schedule at once, exactly one gets ``True``.
+        """
+        if not isinstance(key, str) or not key or len(key) > 1024:
+            raise InvalidRecord('a schedule record key must be a non-empty string, not %r' % (key,))
+        if not isinstance(record, dict):
+            raise InvalidRecord('schedule record %s must be a dict' % key)
+        rec = dict(record)
+        rec['updated'] = epoch_isotime()
+        return bool(self._put_schedule_raw(key, _dumps(rec, 'schedule record %s' % key), bool(create_only)))
+
+    def get_schedule_record(self, key: str) -> dict | None:
+        """The schedule record ``key``, or ``None``; :class:`CorruptRecord` when it is not a JSON object."""
+        raw = self._get_schedules_raw(key, exact=True)
+        if not raw:
+            return None
+        problems: list = []
+        rec = _checks.parse_record(raw[0][1], '-', None, (), problems, record='schedule record %s' % key)
+        self._raise_problems(problems)
+        return rec
+
+    def list_schedule_records(self, prefix: str = '', problems: list | None = None) -> dict:
+        """``{key: record}`` of every schedule record whose key starts with ``prefix``, sorted by key. A corrupt
+        record is left out and described in ``problems`` when given (else :class:`CorruptRecord`)."""
+        found: list = []
+        out = {}
+        for key, raw in self._get_schedules_raw(prefix, exact=False):
+            rec = _checks.parse_record(raw, '-', None, (), found, record='schedule record %s' % key)
+            if rec is not None:
+                out[key] = rec
+        if problems is not None:
+            problems.extend(found)
+        else:
+            self._raise_problems(found)
+        return out
+
+    def delete_schedule_record(self, key: str) -> bool:
+        """Remove one schedule record; ``True`` when it existed."""
+        return bool(self._delete_schedule_raw(key))
+
     # ==== the fact-cache namespace (apart from every frame record)
 
     def fact_get(self, key: str) -> tuple[object, float] | None:
@@ -381,6 +425,18 @@ class Store(abc.ABC):
         """Remove every fact-cache entry whose key starts with ``prefix`` (all of them for ``''``)."""
 
     # ==== backend primitives: raw JSON text in and out, no checks (the methods above check)
+
+    @abc.abstractmethod
+    def _put_schedule_raw(self, key, raw, create_only):
+        """Write one schedule record's JSON; with ``create_only`` only when absent. Returns whether it wrote."""
+
+    @abc.abstractmethod
+    def _get_schedules_raw(self, key, exact):
+        """``[(key, JSON)]`` of the record ``key`` (``exact``) or of every key starting with it, sorted by key."""
+
+    @abc.abstractmethod
+    def _delete_schedule_raw(self, key):
+        """Remove one schedule record; returns whether it existed."""
 
     @abc.abstractmethod
     def _get_instance_raw(self, iid):

@@ -426,6 +426,26 @@ class RedisStore(Store):
         data = self._call_read('host records', lambda: self._r.hgetall(self._k('hosts')))
         return sorted((self._s(k), v) for k, v in data.items())
 
+    # ---- schedules
+
+    def _put_schedule_raw(self, key, raw, create_only):
+        if create_only:
+            return bool(self._call_write('schedule record %s' % key,
+                                         lambda: self._r.hsetnx(self._k('schedules'), key, raw)))
+        self._call_write('schedule record %s' % key, lambda: self._r.hset(self._k('schedules'), key, raw))
+        return True
+
+    def _get_schedules_raw(self, key, exact):
+        if exact:
+            raw = self._call_read('schedule record %s' % key, lambda: self._r.hget(self._k('schedules'), key))
+            return [] if raw is None else [(key, raw)]
+        data = self._call_read('schedule records', lambda: self._r.hgetall(self._k('schedules')))
+        return sorted((self._s(k), v) for k, v in data.items() if self._s(k).startswith(key))
+
+    def _delete_schedule_raw(self, key):
+        return bool(self._call_write('the deletion of schedule record %s' % key,
+                                     lambda: self._r.hdel(self._k('schedules'), key)))
+
     # ---- fact cache namespace
 
     def _fact_get_raw(self, key):

@@ -36,7 +36,10 @@ _SQLITE_SCHEMA = (
     ' PRIMARY KEY (iid, seq)) WITHOUT ROWID',
     'CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, data TEXT NOT NULL)',
     'CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, data TEXT NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS schedules (key TEXT PRIMARY KEY, data TEXT NOT NULL)',
 )
+#: tables a store must have to be read; ``schedules`` is added on the first write by a version that knows it
+_CORE_TABLES = frozenset({'meta', 'instances', 'items', 'leases', 'events', 'hosts', 'facts'})
 
 
 class SQLiteStore(Store):
@@ -89,7 +92,7 @@ class SQLiteStore(Store):
         except sqlite3.OperationalError:
             pass  # a read-only file can still be read; writes report PEX209
         conn.execute('PRAGMA synchronous = FULL')
-        needed = {'meta', 'instances', 'items', 'leases', 'events', 'hosts', 'facts'}
+        needed = _CORE_TABLES | {'schedules'}
         if not needed <= tables:
             try:
                 conn.execute('BEGIN IMMEDIATE')
@@ -102,8 +105,10 @@ class SQLiteStore(Store):
                     conn.execute('ROLLBACK')
                 except sqlite3.Error:
                     pass
-                conn.close()
-                raise StoreWriteError(self.url, 'the store tables', str(e))
+                if not _CORE_TABLES <= tables:
+                    conn.close()
+                    raise StoreWriteError(self.url, 'the store tables', str(e))
+                # a store of an earlier version on a read-only file: readable; it has no schedule records
         else:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is not None and int(row[0]) > SCHEMA:
@@ -336,6 +341,33 @@ class SQLiteStore(Store):
 
     def _get_hosts_raw(self):
         return self._read('host records', 'SELECT host, data FROM hosts ORDER BY host')
+
+    # ---- schedules
+
+    def _has_schedules(self):
+        rows = self._read('the table list', "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schedules'")
+        return bool(rows)
+
+    def _put_schedule_raw(self, key, raw, create_only):
+        if create_only:
+            sql = 'INSERT OR IGNORE INTO schedules (key, data) VALUES (?, ?)'
+        else:
+            sql = 'INSERT INTO schedules (key, data) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data'
+        return self._write('schedule record %s' % key, lambda conn: conn.execute(sql, (key, raw)).rowcount) > 0
+
+    def _get_schedules_raw(self, key, exact):
+        if not self._has_schedules():
+            return []
+        if exact:
+            return self._read('schedule record %s' % key, 'SELECT key, data FROM schedules WHERE key = ?', (key,))
+        return self._read('schedule records', 'SELECT key, data FROM schedules WHERE substr(key, 1, ?) = ? '
+                          'ORDER BY key', (len(key), key))
+
+    def _delete_schedule_raw(self, key):
+        if not self._has_schedules():
+            return False
+        return self._write('the deletion of schedule record %s' % key, lambda conn: conn.execute(
+            'DELETE FROM schedules WHERE key = ?', (key,)).rowcount) > 0
 
     # ---- fact cache namespace
 

@@ -254,7 +254,8 @@ def test_store_contract_is_abstract_and_both_backends_fulfil_it():
             'fact_flush', '_get_instance_raw', '_list_instances_raw', '_load_raw', '_get_items_raw',
             '_get_version_raw', '_items_since_raw', '_lease_get_raw', '_lease_cas', '_read_events_raw',
             '_append_events_raw', '_set_host_raw', '_get_hosts_raw', '_fact_get_raw',
-            '_fact_set_raw'} == set(S.Store.__abstractmethods__)
+            '_fact_set_raw', '_put_schedule_raw', '_get_schedules_raw',
+            '_delete_schedule_raw'} == set(S.Store.__abstractmethods__)
 
     class Half(S.Store):
         def close(self):
@@ -804,3 +805,37 @@ def test_corrupt_fact_entry_is_named_and_kept(store):
         assert 'fact cache entry %r' % key in str(e.value) and words in str(e.value)
     assert store.fact_get('good')[0] == {'x': 1}
     assert store.fact_keys() == ['bad', 'good', 'half'] and store.fact_contains('bad')
+
+
+def test_schedule_records_are_written_read_listed_by_prefix_and_deleted(store):
+    assert store.get_schedule_record('schedule/nightly') is None
+    assert store.put_schedule_record('schedule/nightly', {'base_time': '05:00:00'}) is True
+    assert store.put_schedule_record('day/nightly/2027-01-04', {'frames': ['a']}) is True
+    assert store.put_schedule_record('day/nightly/2027-01-05', {'frames': ['b']}) is True
+    assert store.get_schedule_record('schedule/nightly')['base_time'] == '05:00:00'
+    assert list(store.list_schedule_records('day/nightly/')) == ['day/nightly/2027-01-04', 'day/nightly/2027-01-05']
+    assert store.put_schedule_record('schedule/nightly', {'base_time': '06:00:00'}) is True
+    assert store.get_schedule_record('schedule/nightly')['base_time'] == '06:00:00'
+    assert store.delete_schedule_record('day/nightly/2027-01-04') is True
+    assert store.delete_schedule_record('day/nightly/2027-01-04') is False
+    assert list(store.list_schedule_records('day/')) == ['day/nightly/2027-01-05']
+    assert store.list_instances() == []   # apart from every frame record
+
+
+def test_a_day_schedule_created_only_once_keeps_the_first_record(store):
+    assert store.put_schedule_record('day/nightly/2027-01-04', {'by': 'first'}, create_only=True) is True
+    assert store.put_schedule_record('day/nightly/2027-01-04', {'by': 'second'}, create_only=True) is False
+    assert store.get_schedule_record('day/nightly/2027-01-04')['by'] == 'first'
+
+
+def test_a_corrupt_schedule_record_is_named_and_left_out_of_a_listing(store):
+    store.put_schedule_record('day/n/2027-01-04', {'ok': True})
+    if store.backend == 'sqlite':
+        _sql(store, "INSERT INTO schedules (key, data) VALUES ('day/n/2027-01-05', '{bad')")
+    else:
+        store._r.hset(store._k('schedules'), 'day/n/2027-01-05', '{bad')
+    problems = []
+    assert list(store.list_schedule_records('day/n/', problems=problems)) == ['day/n/2027-01-04']
+    assert problems and 'day/n/2027-01-05' in str(problems[0])
+    with pytest.raises(S.CorruptRecord, match='day/n/2027-01-05'):
+        store.get_schedule_record('day/n/2027-01-05')

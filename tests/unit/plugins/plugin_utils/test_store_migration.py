@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 
 import pytest
 
@@ -93,3 +94,34 @@ def test_a_schema_1_store_is_driven_on_by_todays_code(v1_store, expected):
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == '1'
     finally:
         conn.close()
+
+
+def test_a_schema_1_store_gets_the_schedule_table_on_its_first_write_open(tmp_path):
+    path = tmp_path / 'state.db'
+    shutil.copyfile(os.path.join(FIXTURES, 'store-v1.db'), path)
+    st = S.open_store('sqlite://%s' % path, create=False)
+    try:
+        assert st.list_schedule_records() == {}
+        assert st.put_schedule_record('schedule/x', {'a': 1}) is True
+        assert st.get_schedule_record('schedule/x')['a'] == 1
+        assert st.get_instance(ENDED) is not None
+    finally:
+        st.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which('chattr') is None, reason='needs root and chattr')
+def test_a_read_only_schema_1_store_without_the_schedule_table_still_reads(tmp_path):
+    path = tmp_path / 'state.db'
+    shutil.copyfile(os.path.join(FIXTURES, 'store-v1.db'), path)
+    subprocess.run(['chattr', '+i', str(path)], check=True)
+    try:
+        st = S.open_store('sqlite://%s' % path, create=False)
+        try:
+            assert st.list_schedule_records() == {} and st.get_schedule_record('schedule/x') is None
+            assert st.get_instance(ENDED) is not None
+            with pytest.raises(S.StoreWriteError):
+                st.put_schedule_record('schedule/x', {'a': 1})
+        finally:
+            st.close()
+    finally:
+        subprocess.run(['chattr', '-i', str(path)], check=True)
