@@ -41,6 +41,14 @@ import uuid
 from datetime import datetime, timezone
 from enum import Enum
 
+from ansible_collections.jobnet.scheduler.plugins.module_utils._proc import (
+    GONE_STATES,
+    boot_id,
+    is_alive,
+    start_time as proc_start_time,
+    stat_fields,
+)
+
 __all__ = [
     'JobError', 'JobState', 'Reason', 'ID_PATTERN', 'DEFAULT_ROOT', 'validate_id', 'normalize_jobs',
     'JobRoot', 'PartialLaunch', 'read_chunk', 'async_status', 'proc_start_time', 'seconds', 'TIMEOUT_MAX',
@@ -379,38 +387,6 @@ def read_json(path):
     if not isinstance(data, dict):
         raise JobError('record %s is not a JSON object; inspect or remove the job folder' % path)
     return data
-
-
-def boot_id():
-    try:
-        with open('/proc/sys/kernel/random/boot_id') as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def proc_start_time(pid):
-    """Start time of ``pid`` (/proc/<pid>/stat field 22, clock ticks since boot); None if gone or a zombie."""
-    if not pid:
-        return None
-    try:
-        with open('/proc/%d/stat' % int(pid), 'rb') as f:
-            data = f.read()
-    except (OSError, ValueError):
-        return None
-    rest = data[data.rindex(b')') + 2:].split()
-    if rest[0] in (b'Z', b'X'):
-        return None
-    return int(rest[19])
-
-
-def is_alive(pid, start_time, boot):
-    """True when ``pid`` runs and is the very process that was recorded (same start time, same boot)."""
-    if not pid or start_time is None:
-        return False
-    if boot and boot != boot_id():
-        return False
-    return proc_start_time(pid) == int(start_time)
 
 
 def _utf8_complete_len(data):
@@ -1051,13 +1027,8 @@ def live_pgids():
     for name in os.listdir('/proc'):
         if not name.isdigit():
             continue
-        try:
-            with open('/proc/%s/stat' % name, 'rb') as f:
-                data = f.read()
-        except OSError:
-            continue
-        rest = data[data.rindex(b')') + 2:].split()
-        if rest[0] not in (b'Z', b'X'):
+        rest = stat_fields(name)
+        if rest is not None and len(rest) > 2 and rest[0] not in GONE_STATES:
             out.add(int(rest[2]))
     return out
 

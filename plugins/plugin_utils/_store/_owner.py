@@ -1,8 +1,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Who holds a lease, and whether that process is provably dead (controller side, ``/proc`` based).
 
-The target side has its own liveness checks (``module_utils/_jobrunner.py``); both compare a pid **and** its
-start time, so a reused pid never counts as the same process.
+The liveness rule is the target side's (``module_utils/_proc.py``, shared with ``_jobrunner``): a pid **and**
+its start time **and** the boot id, a zombie counting as dead, so a reused pid never counts as the same process.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
+
+from ansible_collections.jobnet.scheduler.plugins.module_utils import _proc
 
 
 def describe_owner(owner: dict) -> str:
@@ -21,33 +23,19 @@ def describe_owner(owner: dict) -> str:
 
 
 def _boot_id() -> str | None:
-    try:
-        with open('/proc/sys/kernel/random/boot_id') as f:
-            return f.read().strip()
-    except OSError:
-        return None
+    return _proc.boot_id()
 
 
 def process_start_time(pid: int) -> str | None:
-    """Start time of a process (``/proc/<pid>/stat`` field 22, clock ticks since boot), or ``None`` if gone.
+    """Start time of a process (``/proc/<pid>/stat`` field 22, clock ticks since boot) as the text a lease owner
+    records, or ``None`` if gone.
 
     A zombie (state ``Z`` or ``X``: it has exited and waits to be reaped) is gone: a controller killed with its
-    parent may stay a zombie for long where nothing reaps orphans, and its lease must not look alive. The target
-    side's ``_jobrunner.proc_start_time`` applies the same rule.
+    parent may stay a zombie for long where nothing reaps orphans, and its lease must not look alive
+    (:func:`_proc.start_time`, the rule of the target side too).
     """
-    try:
-        with open('/proc/%d/stat' % int(pid)) as f:
-            data = f.read()
-    except (OSError, ValueError):
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    rest = data[data.rfind(')') + 2:].split()
-    if not rest or rest[0] in ('Z', 'X'):
-        return None
-    try:
-        return rest[19]
-    except IndexError:
-        return None
+    start = _proc.start_time(pid)
+    return None if start is None else str(start)
 
 
 def default_owner(what: str, **extra) -> dict:
@@ -67,14 +55,4 @@ def owner_is_dead(owner: dict) -> bool:
     owner = owner or {}
     if owner.get('host') != socket.getfqdn():
         return False
-    boot = _boot_id()
-    if owner.get('boot') and boot and owner['boot'] != boot:
-        return True
-    try:
-        pid = int(owner.get('pid'))
-    except (TypeError, ValueError):
-        return False
-    start = process_start_time(pid)
-    if start is None:
-        return True
-    return owner.get('start') is not None and str(owner.get('start')) != start
+    return _proc.same_process(owner.get('pid'), owner.get('start'), owner.get('boot')) is False
