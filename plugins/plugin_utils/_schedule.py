@@ -293,12 +293,16 @@ def _shift(value):
     return value
 
 
-def _as_date(value, what='operation date'):
+def as_date(value, what='operation date'):
+    """``value`` as a date: a date, or its text ``YYYY-MM-DD`` (ValueError naming it otherwise)."""
     if isinstance(value, datetime.datetime):
         raise TypeError('%s: expected a date, got a datetime %s' % (what, value.isoformat()))
     if isinstance(value, datetime.date):
         return value
     return _model._parse_date(value)
+
+
+_as_date = as_date
 
 
 def _aware(value, what):
@@ -958,7 +962,7 @@ def load_schedule(path, *, hosts=None):
 
 def base_instant(schedule, day):
     """The instant (aware, in the schedule's zone) at which the operation day ``day`` begins: its base time."""
-    return schedule.local_instant(_as_date(day), schedule.base_time)
+    return schedule.local_instant(as_date(day), schedule.base_time)
 
 
 def operation_date_at(schedule, instant):
@@ -1012,7 +1016,7 @@ def runs_on(schedule, entry, day):
     that several of them land on runs once.
     """
     entry = schedule.entry(entry)
-    day = _as_date(day)
+    day = as_date(day)
     calendar = entry.calendar
     if calendar is None:
         return _wanted(entry, day)
@@ -1048,7 +1052,7 @@ def frame_start(schedule, entry, day, starts=None):
     count from that (so relative starts keep counting from the original start).
     """
     memo = _known_starts(starts)
-    return _start(schedule, schedule.entry(entry), _as_date(day), memo)
+    return _start(schedule, schedule.entry(entry), as_date(day), memo)
 
 
 def _known_starts(starts):
@@ -1095,7 +1099,7 @@ def _direct_start(schedule, entry, day):
 def day_schedule(schedule, day, starts=None):
     """The frames that run on the operation date ``day``, in the order of the schedule file: a list of
     ``(FrameEntry, start)``, start as :func:`frame_start` gives it."""
-    day = _as_date(day)
+    day = as_date(day)
     memo = _known_starts(starts)
     return [(entry, _start(schedule, entry, day, memo)) for entry in schedule.frames
             if runs_on(schedule, entry, day)]
@@ -1105,7 +1109,7 @@ def plan(schedule, first_date, days=1):
     """What ``days`` operation dates from ``first_date`` on will run: ``{"days": [{"operation_date":
     "YYYY-MM-DD", "frames": [{"frame": NAME, "start": ISO-8601 with offset or None}, ...]}, ...]}``, every date
     listed (with an empty list when no frame runs on it)."""
-    first = _as_date(first_date)
+    first = as_date(first_date)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= PLAN_DAYS_MAX:
         raise ValueError('the number of days of a plan must be a whole number from 1 to %d, got %r'
                          % (PLAN_DAYS_MAX, days))

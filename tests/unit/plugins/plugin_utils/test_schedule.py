@@ -262,6 +262,15 @@ def test_twice_on_one_day_is_one_run(calendars):
     assert [entry['frame'] for entry in S.plan(calendars, '2027-12-30')['days'][0]['frames']].count('twice') == 1
 
 
+def test_calendar_record_lists_ranges_day_by_day(calendars):
+    record = calendars.to_record(definitions=False)['calendars']
+    assert record['business']['exclude'] == ['2026-12-31', '2027-01-01', '2027-05-03', '2027-05-04', '2027-05-05',
+                                             '2027-12-31']
+    assert record['banking'] == {'weekdays': ['mon', 'tue', 'wed', 'thu'], 'exclude': ['2027-03-01'],
+                                 'include': ['2027-01-10'], 'based_on': 'business', 'description': None}
+    assert record['rare']['weekdays'] == []
+
+
 def test_runs_on_takes_an_entry_or_a_name(calendars):
     entry = calendars.entry('sundays')
     assert S.runs_on(calendars, entry, D(2027, 1, 3)) is True
@@ -693,6 +702,23 @@ def test_every_problem_is_reported_at_once_in_line_order(tmp_path, monkeypatch):
     assert message.splitlines()[0] == 'schedule schedule.yml: 7 problems'
     assert message.splitlines()[1] == "  - schedule.yml:1: base_time: '5 am' is not a time of day: give \"HH:MM\" " \
         "or \"HH:MM:SS\", from 00:00 to 23:59:59"
+
+
+def test_many_problems_print_the_first_fifty(tmp_path, monkeypatch):
+    text = 'frames:\n' + ''.join('  - {file: frames/f%d.yml}\n' % index for index in range(60))
+    found, message = problems_of(tmp_path, monkeypatch, text, frames=())
+    assert len(found) == 60
+    lines = message.splitlines()
+    assert lines[0] == 'schedule schedule.yml: 60 problems'
+    assert len(lines) == 52 and lines[-1] == '  - ... and 10 more'
+
+
+def test_dates_are_dates_or_their_text():
+    assert S.as_date('2027-01-05') == S.as_date(D(2027, 1, 5)) == D(2027, 1, 5)
+    with pytest.raises(ValueError, match="operation date '2027-1-5' is not YYYY-MM-DD"):
+        S.as_date('2027-1-5')
+    with pytest.raises(TypeError, match='expected a date, got a datetime'):
+        S.as_date(datetime.datetime(2027, 1, 5))
 
 
 def test_one_problem_prints_on_one_line(tmp_path, monkeypatch):
