@@ -11,7 +11,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, documented_spec, say
 
 STREAMS = ('stdout', 'stderr')
 #: bytes read per job_info call, and at most in all (without tail); a longer output is cut with a note
@@ -32,19 +32,19 @@ class ActionModule(JobnetAction):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        _spec, args = self.validate_argument_spec(argument_spec={
-            'phase': {'type': 'str', 'choices': ['find', 'read'], 'default': 'find'},
+        _spec, args = self.validate_argument_spec(argument_spec=documented_spec('frame_log', {
+            'phase': {'type': 'str', 'choices': ['find', 'read']},
             'frame': {'type': 'str'},
             'path': {'type': 'str'},
             'operation_date': {'type': 'str'},
             'attempt': {'type': 'int'},
-            'stream': {'type': 'str', 'choices': ['stdout', 'stderr', 'both'], 'default': 'both'},
+            'stream': {'type': 'str', 'choices': ['stdout', 'stderr', 'both']},
             'tail': {'type': 'int'},
             'found': {'type': 'dict'},
             'root': {'type': 'str'},
             'store': {'type': 'str'},
-            'quiet': {'type': 'bool', 'default': False},
-        })
+            'quiet': {'type': 'bool'},
+        }))
         tail = args.get('tail')
         if tail is not None and not 0 < tail <= MAX_TAIL:
             raise AnsibleActionFail('tail must be a number of lines from 1 to %d, got %d' % (MAX_TAIL, tail))

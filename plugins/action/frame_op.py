@@ -6,7 +6,12 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
+    EVENTS_RETURNED,
+    JobnetAction,
+    documented_spec,
+    say,
+)
 
 OPERATIONS = ('rerun', 'init', 'force_init', 'skip', 'pause', 'release', 'stop', 'force_start', 'resume', 'record')
 # operations after which the frame goes on: the playbook drives it right away
@@ -22,16 +27,16 @@ class ActionModule(JobnetAction):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        _spec, args = self.validate_argument_spec(argument_spec={
+        _spec, args = self.validate_argument_spec(argument_spec=documented_spec('frame_op', {
             'operation': {'type': 'str', 'required': True, 'choices': list(OPERATIONS)},
             'frame': {'type': 'str', 'required': True},
             'operation_date': {'type': 'str'},
             'path': {'type': 'str'},
-            'kill': {'type': 'bool', 'default': False},
+            'kill': {'type': 'bool'},
             'store': {'type': 'str'},
             'lease_ttl': {'type': 'float'},
             'jobs': {'type': 'list', 'elements': 'dict'},
-        })
+        }))
         op = args['operation']
         date = self.check_date(args.get('operation_date') or self.today())
         iid = _engine.instance_id(args['frame'], date)

@@ -14,11 +14,17 @@ import time
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _recovery, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
+    EVENTS_RETURNED,
+    JobnetAction,
+    documented_spec,
+    say,
+)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import utcnow
 
-OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'adopt_manager_jobs')
+#: the recovery options (task arguments and jobnet settings): the fields of RecoveryOptions
+OPTION_NAMES = _recovery.RecoveryOptions.names()
 
 
 def damaged(iid, exc):
@@ -52,7 +58,7 @@ class ActionModule(JobnetAction):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         spec = {
-            'phase': {'type': 'str', 'choices': ['plan', 'poll', 'apply'], 'default': 'plan'},
+            'phase': {'type': 'str', 'choices': ['plan', 'poll', 'apply']},
             'manager_root': {'type': 'str'},
             'root': {'type': 'str'},
             'unreachable_retries': {'type': 'int'},
@@ -63,11 +69,11 @@ class ActionModule(JobnetAction):
             'lease_ttl': {'type': 'float'},
             'operation_date': {'type': 'str'},
             'frame': {'type': 'str'},
-            'manager_hosts': {'type': 'list', 'elements': 'str', 'default': ['localhost']},
+            'manager_hosts': {'type': 'list', 'elements': 'str'},
         }
         for name in OPTION_NAMES:
             spec[name] = {'type': 'bool'}
-        _spec, args = self.validate_argument_spec(argument_spec=spec)
+        _spec, args = self.validate_argument_spec(argument_spec=documented_spec('frame_recover', spec))
         if args.get('operation_date'):
             args['operation_date'] = self.check_date(args['operation_date'])
         if args['phase'] == 'poll':
@@ -87,10 +93,9 @@ class ActionModule(JobnetAction):
 
     # ------------------------------------------------------------------ options
     def base_options(self, args, task_vars):
-        """Play-level recovery options: vars jobnet_<name> > env JOBNET_<NAME> > ini [jobnet] <name> > default."""
-        defaults = _recovery.RecoveryOptions()
-        values = {name: self.option(name, task_vars, getattr(defaults, name)) if args.get(name) is None else None
-                  for name in OPTION_NAMES}
+        """Play-level recovery options: vars jobnet_<name> > env JOBNET_<NAME> > ini [jobnet] <name> > the default the
+        doc fragment jobnet.scheduler.options documents."""
+        values = {name: self.option(name, task_vars) if args.get(name) is None else None for name in OPTION_NAMES}
         return _recovery.RecoveryOptions.from_mapping(values, where='jobnet_* variables / environment / ansible.cfg')
 
     @staticmethod
@@ -167,8 +172,8 @@ class ActionModule(JobnetAction):
         """One job_info call with every attempt id this host must be asked about; bounded retries."""
         host = task_vars.get('inventory_hostname')
         ids = ((args.get('plan') or {}).get('polls') or {}).get(host) or []
-        retries = int(self.option('unreachable_retries', task_vars, _engine.DEFAULTS['unreachable_retries']))
-        delay = float(self.option('unreachable_delay', task_vars, _engine.DEFAULTS['unreachable_delay']))
+        retries = int(self.option('unreachable_retries', task_vars))
+        delay = float(self.option('unreachable_delay', task_vars))
         margs = {'ids': ids, 'missing': 'ignore', 'output': False}
         if args.get('root'):
             margs['root'] = args['root']
@@ -239,8 +244,7 @@ class ActionModule(JobnetAction):
                 continue
             lease = _engine.lease_from_dict(_store, leases[iid])
             try:
-                lease = store.renew_lease(lease, float(self.option('lease_ttl', task_vars,
-                                                                   _engine.DEFAULTS['lease_ttl']))) or lease
+                lease = store.renew_lease(lease, float(self.option('lease_ttl', task_vars))) or lease
             except _store.LeaseLost as exc:
                 failed.append('%s not recovered: another controller took it over during the recovery (%s)'
                               % (iid, exc))

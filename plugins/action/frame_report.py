@@ -7,7 +7,12 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, say, write_json_file
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
+    JobnetAction,
+    documented_spec,
+    say,
+    write_json_file,
+)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._engine import chart_path, lease_from_dict
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import (
     chart_folder, failure_summary, status_document, table, write_chart)
@@ -25,22 +30,22 @@ class ActionModule(JobnetAction):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        _spec, args = self.validate_argument_spec(argument_spec={
+        _spec, args = self.validate_argument_spec(argument_spec=documented_spec('frame_report', {
             'instances': {'type': 'list', 'elements': 'str'},
             'frame': {'type': 'str'},
             'operation_date': {'type': 'str'},
             'leases': {'type': 'dict'},
             'status_json': {'type': 'path'},
-            'fail_on_abnormal': {'type': 'bool', 'default': False},
+            'fail_on_abnormal': {'type': 'bool'},
             'store': {'type': 'str'},
             'steps': {'type': 'list', 'elements': 'raw'},
-            'quiet': {'type': 'bool', 'default': False},
+            'quiet': {'type': 'bool'},
             'check_instances': {'type': 'list', 'elements': 'str'},
-            'problems': {'type': 'list', 'elements': 'str', 'default': []},
-            'blame_hosts': {'type': 'bool', 'default': False},
+            'problems': {'type': 'list', 'elements': 'str'},
+            'blame_hosts': {'type': 'bool'},
             'chart_html': {'type': 'path'},
-            'charts': {'type': 'bool', 'default': False},
-        })
+            'charts': {'type': 'bool'},
+        }))
         store = self.open_store(task_vars)
         try:
             if args.get('instances') is not None:

@@ -42,7 +42,7 @@ class ActionModule(JobnetAction):
             store.close()
             result.update(failed=True, done=True, msg='no lease given for frame instance(s) %s' % ', '.join(missing))
             return result
-        opts = {name: self.option(name, task_vars, default) for name, default in _engine.DEFAULTS.items()}
+        opts = {name: self.option(name, task_vars) for name in _engine.DEFAULTS}   # defaults: the doc fragment's
         driver = None
         try:
             driver = _engine.HostDriver(

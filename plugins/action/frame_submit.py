@@ -60,7 +60,7 @@ class ActionModule(JobnetAction):
         self.check_forks(frame_hosts)
         limits = self.max_running(task_vars, frame_hosts)
         # a bad setting is refused before the store is opened, too
-        self.option('lease_ttl', task_vars, _engine.DEFAULTS['lease_ttl'])
+        self.option('lease_ttl', task_vars)
         implicit_localhost = 'localhost' in frame_hosts and 'localhost' not in (task_vars.get('groups') or {}).get('all', [])
         if self._task.check_mode:
             return self._would_submit(result, task_vars, defn, date, frame_hosts, limits)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
 
+    # The one declaration of these settings and their defaults: plugin_utils/_options.py reads this YAML
+    # (_options.DEFAULTS), the engine and the frame actions take their defaults from there.
     DOCUMENTATION = r"""
 options:
   recovery:

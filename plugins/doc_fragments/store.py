@@ -6,6 +6,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
 
+    # The one declaration of these settings and their defaults: plugin_utils/_options.py reads this YAML
+    # (_options.DEFAULTS); the store's own DEFAULT_TIMEOUT is kept equal by tests/unit/.../test_defaults.py.
     DOCUMENTATION = r"""
 options:
   store:

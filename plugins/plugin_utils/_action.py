@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
+import importlib
 import json
 import os
 import re
+
+import yaml
 
 from ansible import context
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
@@ -24,6 +28,35 @@ EVENTS_RETURNED = 10000
 #: The largest host limit (jobnet_max_running) taken; 0 is no limit.
 MAX_RUNNING_MAX = 1000000
 
+#: Where the documentation of the frame actions is (``plugins/modules/<action>.py``, documentation only).
+DOC_PACKAGE = 'ansible_collections.jobnet.scheduler.plugins.modules.'
+
+_DOCUMENTED = {}
+
+
+def documented_defaults(action):
+    """``{option: default}`` as the documentation of the action ``action`` (``plugins/modules/<action>.py``)
+    declares them: the one place the defaults of an action's arguments are written."""
+    if action not in _DOCUMENTED:
+        text = importlib.import_module(DOC_PACKAGE + action).DOCUMENTATION
+        options = (yaml.load(text, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader)) or {}).get('options') or {}
+        _DOCUMENTED[action] = {name: decl['default'] for name, decl in options.items()
+                               if isinstance(decl, dict) and 'default' in decl}
+    return copy.deepcopy(_DOCUMENTED[action])
+
+
+def documented_spec(action, spec):
+    """The argument spec ``spec`` of ``action`` with the defaults of its documentation (see
+    :func:`documented_defaults`). A default written in ``spec`` itself is refused: it would be a second one."""
+    defaults = documented_defaults(action)
+    out = {}
+    for name, entry in spec.items():
+        if 'default' in entry:
+            raise ValueError('%s: the default of %s belongs in its documentation (plugins/modules/%s.py)'
+                             % (action, name, action))
+        out[name] = dict(entry, default=defaults[name]) if name in defaults else dict(entry)
+    return out
+
 
 class JobnetAction(ActionBase):
     """Base of the frame_* action plugins: they run on the controller only."""
@@ -35,6 +68,8 @@ class JobnetAction(ActionBase):
 
     # ------------------------------------------------------------------ options and store
     def option(self, name, task_vars, default=None):
+        """A jobnet setting: the task argument ``name`` > ``jobnet_<name>`` > ``JOBNET_<NAME>`` > ini > the default
+        its doc fragment documents (``default``, when given, replaces that one; the frame actions give none)."""
         explicit = self._task.args.get(name)
         return _options.resolve_option(name, task_vars, default, explicit=explicit, templar=self._templar)
 
@@ -49,7 +84,7 @@ class JobnetAction(ActionBase):
             raise AnsibleActionFail('cannot open the state store: %s' % exc)
 
     def engine(self, store, task_vars, what):
-        ttl = float(self.option('lease_ttl', task_vars, _engine.DEFAULTS['lease_ttl']))
+        ttl = float(self.option('lease_ttl', task_vars))
         try:
             owner = _engine.controller_owner(what)
         except _engine.ControllerGone:

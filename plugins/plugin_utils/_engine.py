@@ -16,7 +16,7 @@ import functools
 import os
 import time
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _report, _secrets, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _options, _report, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     LAUNCHED,
     LAUNCHING,
@@ -27,16 +27,15 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, utcnow
 
-# Options with their defaults; each is resolvable as task argument > vars jobnet_<name> > env JOBNET_<NAME>
-# > ini [jobnet] <name> (see docs/store.md and docs/frames.md).
-DEFAULTS = {
-    'poll_interval': 1.0,      # seconds a host's job_info call waits for a change
-    'step_seconds': 0.0,       # seconds one frame_step task runs before it returns; 0: until the frame is done
-    'lease_ttl': 60.0,         # seconds a controller's lease lasts without renewal
-    'unreachable_retries': 3,  # failed calls in a row before a host counts as down
-    'unreachable_delay': 2.0,  # seconds between those retries
-    'progress_interval': 5.0,  # least seconds between two progress lines of one instance
-}
+#: The settings the engine takes, with their defaults as the doc fragment jobnet.scheduler.options documents them
+#: (read by _options; nothing else declares them). Each is resolvable as task argument > vars jobnet_<name> > env
+#: JOBNET_<NAME> > ini [jobnet] <name> (see docs/store.md and docs/frames.md):
+#: poll_interval (seconds a host's job_info call waits for a change), step_seconds (seconds one frame_step task runs
+#: before it returns; 0: until the frame is done), lease_ttl (seconds a controller's lease lasts without renewal),
+#: unreachable_retries (failed calls in a row before a host counts as down), unreachable_delay (seconds between
+#: those retries), progress_interval (least seconds between two progress lines of one instance).
+DEFAULTS = _options.defaults('poll_interval', 'step_seconds', 'lease_ttl', 'unreachable_retries', 'unreachable_delay',
+                             'progress_interval')
 
 #: least seconds between two rewrites of a running instance's chart
 CHART_INTERVAL = 15.0

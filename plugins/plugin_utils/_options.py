@@ -1,12 +1,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Resolve jobnet settings through Ansible's option system, for the collection's action plugins.
+"""The jobnet settings: declared in the doc fragments, resolved through Ansible's option system.
 
 Every jobnet setting is declared once, in the doc fragments ``jobnet.scheduler.store`` and
-``jobnet.scheduler.options``, which the lookup ``jobnet.scheduler.frame_state`` extends. A setting is resolved
-with Ansible's own precedence for plugin options: an explicit value (task argument) > the variable
-``jobnet_<name>`` > the environment variable ``JOBNET_<NAME>`` > ``<name>`` in the ``[jobnet]`` section of
-``ansible.cfg`` > the default. Values are converted to the declared type (``JOBNET_AUTO_RERUN=no`` is ``False``);
-an invalid value is an error that names its source.
+``jobnet.scheduler.options``, which the lookup ``jobnet.scheduler.frame_state`` extends. Their YAML is read here at
+import (:data:`DECLARED`, and :data:`DEFAULTS`, the documented defaults converted to the declared types): the
+engine and the action plugins take their defaults from it and from nowhere else. That part needs only YAML, so
+the engine imports it without Ansible.
+
+A setting is resolved with Ansible's own precedence for plugin options: an explicit value (task argument) > the
+variable ``jobnet_<name>`` > the environment variable ``JOBNET_<NAME>`` > ``<name>`` in the ``[jobnet]`` section
+of ``ansible.cfg`` > the default. Values are converted to the declared type (``JOBNET_AUTO_RERUN=no`` is
+``False``); an invalid value is an error that names its source.
 """
 
 from __future__ import annotations
@@ -14,14 +18,54 @@ from __future__ import annotations
 import math
 import os
 
-from ansible import constants as C
-from ansible.errors import AnsibleError, AnsibleOptionsError
-from ansible.module_utils.parsing.convert_bool import BOOLEANS
-from ansible.plugins.loader import lookup_loader
+import yaml
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import DEFAULT_TIMEOUT, Store, open_store
+from ansible_collections.jobnet.scheduler.plugins.doc_fragments import options as _options_fragment
+from ansible_collections.jobnet.scheduler.plugins.doc_fragments import store as _store_fragment
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import Store, open_store
 
 LOOKUP = 'jobnet.scheduler.frame_state'
+
+#: the doc fragments that declare the jobnet settings (name, module)
+FRAGMENTS = (('jobnet.scheduler.store', _store_fragment), ('jobnet.scheduler.options', _options_fragment))
+
+_SafeLoader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
+
+
+def _declared() -> dict:
+    """{name: declaration} of every jobnet setting, from the ``DOCUMENTATION`` YAML of :data:`FRAGMENTS`."""
+    out = {}
+    for _name, fragment in FRAGMENTS:
+        out.update(yaml.load(fragment.ModuleDocFragment.DOCUMENTATION, Loader=_SafeLoader)['options'])
+    return out
+
+
+def _typed(value, kind):
+    """A documented default as the declared type gives it (``float`` 1 is 1.0); text and paths as written."""
+    if value is None:
+        return None
+    if kind == 'float':
+        return float(value)
+    if kind in ('int', 'integer'):
+        return int(value)
+    if kind in ('bool', 'boolean'):
+        return bool(value)
+    if kind in ('str', 'string', 'path'):
+        return str(value)
+    return value
+
+
+#: every jobnet setting as its doc fragment declares it (description, type, default, env, ini, vars)
+DECLARED = _declared()
+
+#: the documented default of every jobnet setting that has one, of the declared type (a path not expanded)
+DEFAULTS = {name: _typed(decl['default'], decl.get('type')) for name, decl in DECLARED.items() if 'default' in decl}
+
+
+def defaults(*names: str) -> dict:
+    """``{name: documented default}`` of the settings ``names`` (KeyError for a setting without one)."""
+    return {name: DEFAULTS[name] for name in names}
+
 
 #: The range of each numeric setting: (least, whether the least itself is allowed, most). A value outside it (or
 #: nan, inf) is refused with the setting's name and source before anything is recorded: a lease of nan seconds or
@@ -38,6 +82,8 @@ BOUNDS = {
 
 
 def _plugin(loader=None, templar=None):
+    from ansible.errors import AnsibleError
+    from ansible.plugins.loader import lookup_loader
     plugin = lookup_loader.get(LOOKUP, loader=loader, templar=templar)
     if plugin is None:
         raise AnsibleError('cannot load the lookup %s that declares the jobnet settings: is the collection '
@@ -77,6 +123,9 @@ def resolve_option_and_origin(name: str, task_vars=None, default=None, *, explic
 
     ``default`` replaces the declared default when not ``None`` and no source sets the option.
     """
+    from ansible import constants as C
+    from ansible.errors import AnsibleError, AnsibleOptionsError
+    from ansible.module_utils.parsing.convert_bool import BOOLEANS
     plugin = _plugin(loader, templar)
     defs = plugin.option_definitions
     if name not in defs or name.startswith('_') or name in ('operation_date', 'frame', 'items'):
@@ -108,6 +157,7 @@ def check_bounds(name: str, value, origin: str = 'Direct') -> None:
     least, inclusive, most = BOUNDS[name]
     ok = math.isfinite(value) and (value >= least if inclusive else value > least) and value <= most
     if not ok:
+        from ansible.errors import AnsibleOptionsError
         raise AnsibleOptionsError('invalid value %r for the jobnet setting %s from %s: expected a number from %s%s '
                                   'to %s' % (value, name, origin, least, '' if inclusive else ' (not included)',
                                              most))
@@ -129,7 +179,7 @@ def resolve_store_url(task_vars=None, explicit=None, loader=None, templar=None) 
 
 def resolve_store_timeout(task_vars=None, explicit=None, loader=None, templar=None) -> float:
     value = resolve_option('store_timeout', task_vars, explicit=explicit, loader=loader, templar=templar)
-    return DEFAULT_TIMEOUT if value is None else float(value)
+    return DEFAULTS['store_timeout'] if value is None else float(value)
 
 
 def open_configured_store(task_vars=None, explicit=None, loader=None, templar=None, *,

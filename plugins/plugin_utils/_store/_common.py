@@ -15,6 +15,8 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import epoc
 SCHEMA = 1
 DEFAULT_SQLITE_PATH = '~/.ansible/jobnet/state.db'
 DEFAULT_REDIS_PREFIX = 'jobnet:'
+#: the documented default of the setting store_timeout (doc fragment jobnet.scheduler.store); the store imports
+#: no YAML, so it is written here too, and tests/unit/plugins/plugin_utils/test_defaults.py keeps the two equal
 DEFAULT_TIMEOUT = 10.0
 
 IID_RE = re.compile(r'^(?P<frame>[a-z0-9_-]+)@(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})\Z')
