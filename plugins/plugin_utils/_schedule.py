@@ -729,9 +729,8 @@ def _check_calendars(problems, raw_calendars):
             problems.add('a calendar cannot be based on itself', where, raw, 'based_on')
             calendar.based_on = None
         elif calendar.based_on not in calendars:
-            problems.add('unknown calendar %r%s' % (calendar.based_on, _known(calendar.based_on, calendars,
-                                                                             'calendars')),
-                         where, raw, 'based_on')
+            hint = _known(calendar.based_on, calendars, 'calendars')
+            problems.add('unknown calendar %r%s' % (calendar.based_on, hint), where, raw, 'based_on')
             calendar.based_on = None
     reported = set()
     for name in calendars:
@@ -932,9 +931,8 @@ def load_schedule(path, *, hosts=None):
         if start.ref == name:
             problems.add('a frame cannot count its start from its own start', path, start_at, 'from')
         elif start.ref not in names:
-            problems.add('unknown frame %r%s' % (start.ref, _known(start.ref, names - {name},
-                                                                  'frames of this schedule')),
-                         path, start_at, 'from')
+            hint = _known(start.ref, names - {name}, 'frames of this schedule')
+            problems.add('unknown frame %r%s' % (start.ref, hint), path, start_at, 'from')
         else:
             graph[name] = start.ref
     reported = set()
