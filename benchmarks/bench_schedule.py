@@ -130,12 +130,15 @@ def write_schedule(folder, frames, jobs):
     return path, os.path.join(folder, 'frames', names[0] + '.yml')
 
 
-def timed(function, repeat):
+def timed(function, repeat, setup=None):
+    """The median wall time of ``function(setup())`` (``setup`` not timed; none: ``function()``) and its last
+    result."""
     times = []
     result = None
     for _run in range(repeat):
+        given = (setup(),) if setup is not None else ()
         start = time.perf_counter()
-        result = function()
+        result = function(*given)
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
 
@@ -164,19 +167,15 @@ def main(argv=None):
 
         rebuild, _cold = timed(cold, args.repeat)
 
-        def whole_plan():
-            fresh = cold()
+        def whole_plan(fresh):
             return json.dumps(schedule_module.plan(fresh, first, args.days))
 
-        plan_time, text = timed(whole_plan, args.repeat)
-        plan_time -= rebuild
+        plan_time, text = timed(whole_plan, args.repeat, cold)
 
-        def one_day():
-            fresh = cold()
+        def one_day(fresh):
             return schedule_module.day_schedule(fresh, first + datetime.timedelta(days=3))
 
-        day_time, day = timed(one_day, args.repeat)
-        day_time -= rebuild
+        day_time, day = timed(one_day, args.repeat, cold)
         runs = sum(len(entry['frames']) for entry in json.loads(text)['days'])
     finally:
         if args.keep:
