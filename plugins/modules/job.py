@@ -107,7 +107,7 @@ options:
         description:
           - Free metadata (string keys and values), for example frame, instance and path. Stored in
             C(spec.json), returned by M(jobnet.scheduler.job_info) and usable as its filter.
-          - The label C(host) is the job's inventory host: the action plugin adds it (the task's inventory host)
+          - The label C(host) is the job's inventory host. The action plugin adds it (the task's inventory host)
             to every job that does not give it, and M(jobnet.scheduler.job_info) lists only the jobs of its own
             host by default.
         type: dict
