@@ -1,30 +1,42 @@
 #!/usr/bin/env python
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark: a frame of trivial jobs run by jobnet.scheduler.run against native async over the same hosts.
+"""Benchmark: a frame of trivial jobs run by jobnet.scheduler.run, this tree against an older commit of the
+collection and against native async over the same hosts.
 
     tests/env/testenv.sh start && . .tmp/testenv/env.sh
     python benchmarks/bench_frames.py [--quick] [--chains 50] [--levels 20] [--repeat 3]
-                                      [--baseline-levels 2 | --baseline-full]
+                                      [--baseline REF | --no-compare] [--native-levels 2 | --native-full | --no-native]
 
 The frame: CHAINS parallel chains of LEVELS jobs each (default 50 chains of 20 = 1,000 jobs, 50 wide). Job
 ``c<C>_l<L>`` runs ``shell: "true"`` on host ``HOSTS[(C + L) % 4]`` and waits for ``c<C>_l<L-1>``, so every
 hand-over to a successor crosses to another host (the host drivers coordinate through the store).
 
-The baseline: one plain playbook over the same hosts that, level by level, starts the level's jobs of each
-host with native ``async`` / ``poll: 0`` and waits for them with an ``async_status`` loop (``until`` with
+Old against new: the same frame is also run by the collection as it was at the commit --baseline (default
+BASELINE_REF, the engine before its one decide-and-commit path), in the same run, the two trees taking turns
+(this tree first in odd rounds, the baseline first in even ones, so a change of the machine's load falls on
+both). The baseline is exported with ``git archive`` into the temporary folder, laid out as
+``ansible_collections/jobnet/scheduler``, and its runs get ``ANSIBLE_COLLECTIONS_PATH`` pointed there: its
+playbooks, action plugins and the modules it ships to the hosts are the old ones. Both trees' stores are read
+with this tree's store module (schema 1 is read unchanged). ``--no-compare`` runs this tree only.
+
+The native baseline: one plain playbook over the same hosts that, level by level, starts the level's jobs of
+each host with native ``async`` / ``poll: 0`` and waits for them with an ``async_status`` loop (``until`` with
 ``delay: 1``); the hosts work in parallel (forks), a level ends when all of its jobs ended (a stricter order
 than the chains, which is the only one a plain playbook can express). Native async costs ~1.3 s per launch over
-ssh, so by default only the first BASELINE_LEVELS levels run and the whole is extrapolated linearly:
-    time(LEVELS) = time(empty playbook) + LEVELS * (time(sample) - time(empty playbook)) / BASELINE_LEVELS.
+ssh, so by default only the first NATIVE_LEVELS levels run and the whole is extrapolated linearly:
+    time(LEVELS) = time(empty playbook) + LEVELS * (time(sample) - time(empty playbook)) / NATIVE_LEVELS.
 
-Printed (medians over --repeat runs of the frame; not a test, asserts nothing):
+Printed (medians over --repeat runs of the frame per tree; not a test, asserts nothing):
   1. wall time of the whole ansible-playbook run, jobnet vs native, and the ratio (goal >= 10x);
   2. controller CPU per job: user + sys of the ansible-playbook process and every process it waited for
      (workers, ssh clients, modules run on localhost), from wait4() (goal <= 20 ms per job);
   3. the delay from a job's end to its successor's start, from the jobs' started / ended records in the
-     store (goal: median <= 1.5 s).
-Each run uses its own SQLite store in a temporary folder; the job folders it leaves on the hosts are
-removed afterwards with the job module (state=absent, only the attempt ids of this run).
+     store (goal: median <= 1.5 s);
+  4. with the comparison: 2 and 3 (and the wall time) for this tree and the baseline, and their ratio
+     (this tree / baseline: below 1 is better).
+Each run uses its own SQLite store, event history and chart folder in a temporary folder; the job folders it
+leaves on the hosts are removed afterwards with the job module of the tree that ran it (state=absent, only the
+attempt ids of this run).
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -46,6 +59,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 HOSTS = ('localhost', 'agent1', 'agent2', 'agent3')
 OPERATION_DATE = '2031-01-01'
+#: the commit compared against by default: the engine before its one decide-and-commit path
+BASELINE_REF = 'b35a8a5'
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -230,6 +245,45 @@ def read_timing(path, t0):
     return out
 
 
+# ---------------------------------------------------------------------------------------------------- old vs new
+def git(*args):
+    out = subprocess.run(['git', '-C', REPO] + list(args), capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit('git %s: %s' % (' '.join(args), out.stderr.strip()))
+    return out.stdout.strip()
+
+
+def export_tree(ref, tmp, name):
+    """``git archive`` of ``ref`` into ``<tmp>/<name>/ansible_collections/jobnet/scheduler``; returns
+    (collections path, commit, one-line description)."""
+    commit = git('rev-parse', '--verify', '--quiet', ref + '^{commit}')
+    root = os.path.join(tmp, name)
+    dest = os.path.join(root, 'ansible_collections', 'jobnet', 'scheduler')
+    os.makedirs(dest)
+    archive = subprocess.Popen(['git', '-C', REPO, 'archive', '--format=tar', commit], stdout=subprocess.PIPE)
+    with tarfile.open(fileobj=archive.stdout, mode='r|') as tar:
+        tar.extractall(dest, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
+    if archive.wait() != 0:
+        raise SystemExit('git archive %s failed' % commit)
+    line = git('log', '-1', '--format=%h %ad %s', '--date=short', commit)
+    return root, commit, line if len(line) <= 100 else line[:97] + '...'
+
+
+def collection_path(env):
+    """Where ansible-playbook finds jobnet.scheduler with ``env`` (to check that an exported tree runs its own
+    copy)."""
+    out = subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'list', 'jobnet.scheduler'], env=env,
+                         capture_output=True, text=True, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith('# '):
+            return line[2:].strip()
+    return None
+
+
+def ratio(new, old):
+    return new / old if old else float('nan')
+
+
 # ---------------------------------------------------------------------------------------------------- the frame
 def job_name(c, level):
     return 'c%02d_l%02d' % (c, level)
@@ -258,7 +312,9 @@ def run_jobnet(env, tmp, chains, levels, hosts, index):
     write_frame(fpath, frame, chains, levels, hosts)
     db = os.path.join(tmp, '%s.db' % frame)
     store_url = 'sqlite:///' + db
-    e = dict(env, JOBNET_STORE=store_url)
+    # the recorder's history and the run charts go to the temporary folder too (nothing is left in ~)
+    e = dict(env, JOBNET_STORE=store_url, JOBNET_HISTORY_DIR=os.path.join(tmp, 'history'),
+             JOBNET_CHART_DIR=os.path.join(tmp, 'charts'))
     log = os.path.join(tmp, '%s.log' % frame)
     wall, cpu, rc = run_measured([os.path.join(BIN, 'ansible-playbook'), 'jobnet.scheduler.run',
                                   '-e', 'frame_file=' + fpath, '-e', 'operation_date=' + OPERATION_DATE],
@@ -293,7 +349,7 @@ def run_jobnet(env, tmp, chains, levels, hosts, index):
     }
 
 
-# ---------------------------------------------------------------------------------------------------- baseline
+# ---------------------------------------------------------------------------------------------------- native async
 def native_playbook(chains, levels, hosts, async_dir):
     """One play over the hosts; per level: start this host's jobs (async, poll 0), then wait for them."""
     lines = ['- hosts: %s' % ','.join(hosts), '  gather_facts: false', '  vars:',
@@ -353,47 +409,90 @@ def run_native(env, tmp, chains, levels, hosts, sample_levels):
 
 
 # ---------------------------------------------------------------------------------------------------- main
+def summary(runs, n):
+    """Medians of a tree's runs: wall seconds, controller CPU ms per job, median successor delay; all delays."""
+    delays = [d for r in runs for d in r['delays']]
+    return {
+        'wall': statistics.median(r['wall'] for r in runs),
+        'cpu_ms': 1000.0 * statistics.median(r['cpu'] for r in runs) / n,
+        'delay': statistics.median(statistics.median(r['delays']) for r in runs if r['delays']) if delays
+        else float('nan'),
+        'delays': delays,
+    }
+
+
 def main(argv=None):
     sys.stdout.reconfigure(line_buffering=True)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--quick', action='store_true',
-                    help='smoke run: 10 chains of 5 jobs, one jobnet run, one native level')
+                    help='smoke run: 10 chains of 5 jobs, one jobnet run per tree, one native level')
     ap.add_argument('--chains', type=int, default=50, help='parallel chains (the width), default 50')
     ap.add_argument('--levels', type=int, default=20, help='jobs per chain, default 20')
-    ap.add_argument('--repeat', type=int, default=3, help='jobnet runs (medians are printed), default 3')
-    ap.add_argument('--baseline-levels', type=int, default=2,
-                    help='levels of the native baseline actually run, then extrapolated; default 2')
-    ap.add_argument('--baseline-full', action='store_true', help='run every level of the native baseline')
-    ap.add_argument('--no-baseline', action='store_true', help='skip the native baseline')
+    ap.add_argument('--repeat', type=int, default=3, help='jobnet runs per tree (medians are printed), default 3')
+    ap.add_argument('--baseline', default=BASELINE_REF, metavar='REF',
+                    help='the commit of the collection this tree is compared with, default %s' % BASELINE_REF)
+    ap.add_argument('--no-compare', action='store_true', help='run this tree only (no baseline commit)')
+    ap.add_argument('--new', default=None, metavar='REF',
+                    help='measure this commit as the new tree (exported like the baseline) instead of the working '
+                         'tree, e.g. HEAD while others have changes in the working tree')
+    ap.add_argument('--native-levels', '--baseline-levels', dest='native_levels', type=int, default=2,
+                    help='levels of the native async playbook actually run, then extrapolated; default 2')
+    ap.add_argument('--native-full', '--baseline-full', dest='native_full', action='store_true',
+                    help='run every level of the native async playbook')
+    ap.add_argument('--no-native', action='store_true', help='skip the native async playbook')
     ap.add_argument('--hosts', default=','.join(HOSTS), help='comma-separated inventory hosts')
-    ap.add_argument('--keep', action='store_true', help='keep the temporary folder (stores, logs)')
+    ap.add_argument('--keep', action='store_true', help='keep the temporary folder (stores, logs, the baseline)')
     args = ap.parse_args(argv)
     if args.quick:
-        args.chains, args.levels, args.repeat, args.baseline_levels = 10, 5, 1, 1
+        args.chains, args.levels, args.repeat, args.native_levels = 10, 5, 1, 1
     hosts = [h for h in args.hosts.split(',') if h]
-    sample_levels = args.levels if args.baseline_full else min(args.levels, args.baseline_levels)
+    sample_levels = args.levels if args.native_full else min(args.levels, args.native_levels)
     n = args.chains * args.levels
     env = bench_env()
+    import_store()    # this tree's store module, before any environment of the baseline is made
     tmp = tempfile.mkdtemp(prefix='jnbench-frames-')
     print('jobnet.scheduler frame benchmark, %s, %d cores' % (time.strftime('%Y-%m-%d %H:%M'), os.cpu_count()))
     print('frame: %d jobs (shell "true"), %d parallel chains of %d (%d wide), over %s; job c_l on host '
           '(c + l) %% %d' % (n, args.chains, args.levels, args.chains, ', '.join(hosts), len(hosts)))
     print('temporary folder: %s' % tmp)
 
-    runs = []
+    trees = []
+    described = {}
+    runs = {}
     try:
+        for label, ref in (('this tree', args.new), ('baseline', None if args.no_compare else args.baseline)):
+            if label == 'this tree' and ref is None:
+                dirty = git('status', '--porcelain', '--', 'plugins', 'playbooks', 'meta')
+                trees.append((label, env))
+                described[label] = 'the working tree at %s (%s)' % (
+                    git('log', '-1', '--format=%h', 'HEAD'), 'with changes not committed' if dirty else 'clean')
+                continue
+            if ref is None:
+                continue
+            root, _commit, line = export_tree(ref, tmp, 'tree-%d' % len(trees))
+            tree_env = dict(env, ANSIBLE_COLLECTIONS_PATH=root)
+            found = collection_path(tree_env)
+            if not found or not os.path.realpath(found).startswith(os.path.realpath(root)):
+                raise SystemExit('the copy of %s in %s is not the jobnet.scheduler ansible-playbook finds (%s)'
+                                 % (ref, root, found))
+            trees.append((label, tree_env))
+            described[label] = line
+        for label, _e in trees:
+            print('%-10s %s' % (label + ':', described[label]))
         for r in range(args.repeat):
-            res = run_jobnet(env, tmp, args.chains, args.levels, hosts, r)
-            runs.append(res)
-            print('  jobnet run %d: %.1f s wall, %.2f s CPU, frame %s %s, rc %d, job end->successor start '
-                  'median %.2f s' % (r + 1, res['wall'], res['cpu'], res['frame'], res['state'], res['rc'],
-                                     statistics.median(res['delays']) if res['delays'] else float('nan')))
-            if res['rc'] != 0 or res['states'].get('normal_end', 0) != n:
-                print('  WARNING: not every job ended normally: %s (log %s)' % (res['states'], res['log']))
-                print(tail(res['log']))
-            remove_jobs(env, tmp, res['by_host'])
+            order = trees if r % 2 == 0 else trees[::-1]
+            for label, tree_env in order:
+                res = run_jobnet(tree_env, tmp, args.chains, args.levels, hosts, r)
+                runs.setdefault(label, []).append(res)
+                print('  %-9s run %d: %.1f s wall, %.2f s CPU, frame %s %s, rc %d, job end->successor start '
+                      'median %.2f s' % (label, r + 1, res['wall'], res['cpu'], res['frame'], res['state'], res['rc'],
+                                         statistics.median(res['delays']) if res['delays'] else float('nan')))
+                if res['rc'] != 0 or res['states'].get('normal_end', 0) != n:
+                    print('  WARNING: not every job ended normally: %s (log %s)' % (res['states'], res['log']))
+                    print(tail(res['log']))
+                remove_jobs(tree_env, tmp, res['by_host'])
         native = None
-        if not args.no_baseline:
+        if not args.no_native:
             native = run_native(env, tmp, args.chains, args.levels, hosts, sample_levels)
             print('  native async: %d of %d levels run (%d jobs) in %.1f s, empty playbook %.2f s'
                   % (sample_levels, args.levels, native['sample_jobs'], native['sample_wall'], native['empty']))
@@ -401,29 +500,44 @@ def main(argv=None):
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    wall = statistics.median(r['wall'] for r in runs)
-    cpu_ms = 1000.0 * statistics.median(r['cpu'] for r in runs) / n
-    all_delays = [d for r in runs for d in r['delays']]
-    med_delay = statistics.median(statistics.median(r['delays']) for r in runs if r['delays'])
+    new = summary(runs['this tree'], n)
     print()
     if args.quick:
         print('(--quick: the goals are those of the full 1,000-job frame; fixed costs dominate this small one)')
-    print('results (median of %d jobnet run%s)' % (len(runs), '' if len(runs) == 1 else 's'))
+    count = len(runs['this tree'])
+    print('results (median of %d jobnet run%s per tree)' % (count, '' if count == 1 else 's'))
     print('  jobnet.scheduler.run wall time:      %8.1f s  (runs: %s)'
-          % (wall, ', '.join('%.1f' % r['wall'] for r in runs)))
+          % (new['wall'], ', '.join('%.1f' % r['wall'] for r in runs['this tree'])))
     if native:
         how = 'measured' if sample_levels == args.levels else \
             'extrapolated linearly from %d of %d levels (%d jobs)' % (
                 sample_levels, args.levels, native['sample_jobs'])
         print('  native async + async_status loop:    %8.1f s  (%s)' % (native['wall'], how))
-        ratio = native['wall'] / wall
-        print('  ratio native / jobnet:               %8.1fx  (goal >= 10x: %s)' % (ratio, goal(ratio >= 10)))
-    print('  controller CPU per job (jobnet):     %8.1f ms (goal <= 20 ms: %s)' % (cpu_ms, goal(cpu_ms <= 20)))
+        factor = native['wall'] / new['wall']
+        print('  ratio native / jobnet:               %8.1fx  (goal >= 10x: %s)' % (factor, goal(factor >= 10)))
+    print('  controller CPU per job (jobnet):     %8.1f ms (goal <= 20 ms: %s)'
+          % (new['cpu_ms'], goal(new['cpu_ms'] <= 20)))
     if native:
         print('  controller CPU per job (native):     %8.1f ms (for comparison)' % (1000.0 * native['cpu_per_job']))
-    print('  end -> successor start, median:      %8.2f s  (goal <= 1.5 s: %s)' % (med_delay, goal(med_delay <= 1.5)))
+    print('  end -> successor start, median:      %8.2f s  (goal <= 1.5 s: %s)'
+          % (new['delay'], goal(new['delay'] <= 1.5)))
     print('  end -> successor start, p90 / max:   %8.2f s / %.2f s  (%d hand-overs)'
-          % (percentile(all_delays, 0.9), max(all_delays) if all_delays else float('nan'), len(all_delays)))
+          % (percentile(new['delays'], 0.9), max(new['delays']) if new['delays'] else float('nan'),
+             len(new['delays'])))
+    if 'baseline' in runs:
+        old = summary(runs['baseline'], n)
+        print()
+        print('old vs new (medians of %d runs each; ratio = this tree / baseline, below 1 is better)' % count)
+        print('  this tree: %s' % described['this tree'])
+        print('  baseline:  %s' % described['baseline'])
+        print('  %-34s %10s %10s %8s' % ('', 'this tree', 'baseline', 'ratio'))
+        for what, key, unit in (('controller CPU per job', 'cpu_ms', 'ms'),
+                                ('end -> successor start, median', 'delay', 's'),
+                                ('wall time', 'wall', 's')):
+            print('  %-34s %7.2f %-2s %7.2f %-2s %7.2fx' % (what, new[key], unit, old[key], unit,
+                                                           ratio(new[key], old[key])))
+        print('  %-34s %7.2f s  %7.2f s' % ('end -> successor start, p90', percentile(new['delays'], 0.9),
+                                             percentile(old['delays'], 0.9)))
     return 0
 
 
