@@ -13,7 +13,7 @@ import time
 
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _recovery, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _recovery, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
     EVENTS_RETURNED,
     JobnetAction,
@@ -51,7 +51,8 @@ class ActionModule(JobnetAction):
 
     _requires_connection = True  # phase poll talks to the task's host; plan and apply run on localhost
     _VALID_ARGS = frozenset(('phase', 'plan', 'polls', 'store', 'lease_ttl', 'operation_date', 'frame',
-                             'manager_hosts', 'manager_root', 'root', 'unreachable_retries', 'unreachable_delay')
+                             'manager_hosts', 'manager_root', 'root', 'unreachable_retries', 'unreachable_delay',
+                             'catch_up')
                             + OPTION_NAMES)
 
     def run(self, tmp=None, task_vars=None):
@@ -70,6 +71,7 @@ class ActionModule(JobnetAction):
             'operation_date': {'type': 'str'},
             'frame': {'type': 'str'},
             'manager_hosts': {'type': 'list', 'elements': 'str'},
+            'catch_up': {'type': 'bool'},
         }
         for name in OPTION_NAMES:
             spec[name] = {'type': 'bool'}
@@ -298,6 +300,23 @@ class ActionModule(JobnetAction):
         for iid in done:
             if iid not in resumed and not self._task.check_mode:
                 store.release_lease(_engine.lease_from_dict(_store, leases.pop(iid)))
+        # table 5.427: the day schedule whose base time passed during the failure is created now (B), its frames
+        # per table 5.428 B-1 / B-2; the frames it submits join the automatic rerun
+        days = []
+        if args.get('frame') is None and args.get('operation_date') is None:
+            problems = []
+            made, lines = _day.recover_days(store, engine, now=now, catch_up=bool(args.get('catch_up')),
+                                            problems=problems, preview=self._task.check_mode)
+            for problem in problems:
+                say('jobnet: schedule record %s %s' % (problem.get('key') or problem.get('record'),
+                                                      problem.get('reason')))
+            for line in lines:
+                say('jobnet: %s%s' % ('check mode: ' if self._task.check_mode else '', line))
+            messages.extend(lines)
+            for created in made:
+                days.append(created.as_dict())
+                resumed.extend(i for i in created.instances if i not in resumed)
+                leases.update(created.leases)
         all_events = engine.events
         hosts = set()
         for iid in resumed:
@@ -318,4 +337,5 @@ class ActionModule(JobnetAction):
             'failed_instances': failed,
             'refused': plan.get('refused') or [],
             'events': all_events[-EVENTS_RETURNED:],
+            'days': days,
         }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
     JobnetAction,
     documented_spec,
@@ -15,7 +15,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
 )
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._engine import chart_path, lease_from_dict
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import (
-    chart_folder, failure_summary, status_document, table, write_chart)
+    chart_folder, failure_summary, schedule_table, status_document, table, write_chart)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 
@@ -64,6 +64,16 @@ class ActionModule(JobnetAction):
                                             % ', '.join(frames[:10]))
                 iids = sorted(iids, key=lambda i: i.partition('@')[2])[-1:]   # the newest instance of the frame
             doc = status_document(store, iids)
+            if args.get('instances') is None:
+                # the status listing: the day schedules of the live operation dates too
+                problems = []
+                doc['schedules'] = [d for d in _day.status_days(store, problems=problems)
+                                    if (not args.get('operation_date') or d['operation_date'] == args['operation_date'])
+                                    and (not args.get('frame') or any(f['frame'] == args['frame']
+                                                                      for f in d['frames']))]
+                for problem in problems:
+                    say('jobnet: schedule record %s %s' % (problem.get('key') or problem.get('record'),
+                                                          problem.get('reason')))
             charts = self.write_charts(store, iids, args, task_vars)
             for data in ((args.get('leases') or {}) if not self._task.check_mode else {}).values():
                 try:
@@ -79,6 +89,8 @@ class ActionModule(JobnetAction):
         elif args.get('status_json'):
             write_json_file(args['status_json'], doc)
         if not args['quiet']:
+            if doc.get('schedules'):
+                say(schedule_table(doc['schedules']))
             say(table(doc) if doc['frames'] else 'jobnet: no frame instances')
         steps = args.get('steps')
         if steps is None:

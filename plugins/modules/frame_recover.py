@@ -67,6 +67,14 @@ options:
   adopt_manager_jobs:
     description: Extension - adopt jobs still running on the manager node instead of stopping them (default off).
     type: bool
+  catch_up:
+    description:
+      - Extension (C(apply)) - a frame of a day schedule whose start time passed during the failure starts at once
+        instead of staying C(not_submitted) (table 5.428 rows A-2 and B-1). Default off, the tables' behaviour.
+      - Without O(frame) and O(operation_date), C(apply) also creates the day schedule of every schedule kept in the
+        store whose base time passed during the failure (table 5.427 B), and hands its submitted frames to the
+        automatic rerun.
+    type: bool
   unreachable_retries:
     description: Calls to a host before it counts as unreachable (C(poll)); C(jobnet_unreachable_retries), default C(3).
     type: int
@@ -125,6 +133,12 @@ messages:
   returned: success
   type: list
   elements: str
+days:
+  description: C(apply) - the day schedules created by this recovery (table 5.427 B), each as
+    M(jobnet.scheduler.frame_schedule) returns RV(jobnet.scheduler.frame_schedule#module:day).
+  returned: success
+  type: list
+  elements: dict
 unreachable_hosts:
   description: C(apply) - hosts that could not be reached.
   returned: success

@@ -10,6 +10,9 @@ description:
   - Prints a table of frame instances (frame, net, job, host, state, started, ended, rc, reason) and writes the same
     as JSON to O(status_json). The reason is the item's message (why it ended abnormally, what it waits for), cut
     to 80 characters in the table.
+  - Without O(instances) (the C(status) playbook) it also shows, per schedule kept in the store and each of its live
+    operation dates, whether the day schedule exists (when and by whom it was created) and each frame's planned
+    start and state; the JSON has them as C(schedules).
   - An instance whose records are damaged is shown with the state C(corrupt) and the problem (the record and key),
     and the others are shown as usual.
   - Releases the leases it is given (the end of a run, an operation, a recovery).

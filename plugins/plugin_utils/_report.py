@@ -69,6 +69,28 @@ def table(doc):
     return '\n'.join(lines)
 
 
+def schedule_table(days):
+    """The day schedules of the status: per schedule and live operation date, whether its day schedule exists
+    (when and by whom it was made) and each frame's planned start and state."""
+    lines = []
+    for day in days:
+        made = ('created %s by %s' % (day.get('created_at'), day.get('created_by')) if day.get('created')
+                else 'not created (base time %s)' % day.get('base'))
+        lines.append('schedule %s  operation date %s  %s' % (day['schedule'], day['operation_date'], made))
+        rows = [(f['frame'], f.get('start') or 'at once', f.get('state') or ('-' if day.get('created')
+                                                                            else 'planned'))
+                for f in day.get('frames') or []]
+        if not rows:
+            lines.append('  (no frame runs on this date)')
+        widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(('FRAME', 'START', 'STATE'))]
+        if rows:
+            lines.append('  ' + '  '.join(h.ljust(w) for h, w in zip(('FRAME', 'START', 'STATE'), widths)).rstrip())
+        for r in rows:
+            lines.append('  ' + '  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        lines.append('')
+    return '\n'.join(lines)
+
+
 # ---------------------------------------------------------------------- lines of a run
 #: at most this many lines of a failed job's stderr are printed with its end
 STDERR_LINES = 5
