@@ -255,7 +255,7 @@ class ActionModule(JobnetAction):
                 leases.pop(iid, None)
                 continue
             leases[iid] = lease.to_dict()
-            say('jobnet: ' + _recovery.start_message(iid))
+            say('jobnet: ' + _day.recovery_start_message(store, iid))
             try:
                 res = engine.recover(iid, lease, fetched=fetched, unreachable=unreachable, options=opts, now=now,
                                      manager_hosts=manager)

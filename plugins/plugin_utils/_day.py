@@ -375,3 +375,17 @@ def reschedule(store, engine, iid, value, *, now=None, preview=False):
         return holder['old'], start.isoformat()
     _engine.commit(store, iid, decide, None, engine.events)
     return holder['old'], start.isoformat()
+
+
+def recovery_start_message(store, iid):
+    """PEX056 for an instance recovery starts on; for a frame with a time override, the note 13 form that says
+    the override is kept."""
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _recovery
+
+    try:
+        overrides = ((store.get_instance(iid) or {}).get('definition') or {}).get('start_overrides') or []
+    except Exception:  # pylint: disable=broad-exception-caught
+        overrides = []   # a damaged record is named by the recovery that follows
+    if overrides and isinstance(overrides[-1], dict):
+        return _messages.message('PEX056/reschedule', iid=iid, start_at=overrides[-1].get('start_at'))
+    return _recovery.start_message(iid)
