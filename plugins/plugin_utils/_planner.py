@@ -5,7 +5,7 @@ Given a frame definition (as normalised by ``_model``), the instance record and 
 :class:`Planner` works out every state change the rules allow right now (start conditions met, skip and pause
 marks applied, nets and the frame derived from their children) and which queued jobs a host may launch.
 Operations (rerun, init, skip, pause, release, stop, force start) are methods too, so that every state change
-goes through :func:`_states.transition`.
+goes through :func:`_states.transition`, checked against the rules of the operation that makes it.
 
 Records are plain dicts (see ``docs/design.md``); the planner works on copies and reports the records it
 changed, so that the store writes one record per changed item and never a whole frame.
@@ -13,13 +13,17 @@ changed, so that the store writes one record per changed item and never a whole 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import functools
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
+    Op,
     State,
     SUCCESS,
     TERMINAL,
     WAITING_LIKE,
+    derive_in,
     transition,
 )
 
@@ -96,6 +100,32 @@ _MARKS = {
 }
 
 
+# the operation of each mark
+_MARK_OPS = {'skip': Op.SKIP, 'pause': Op.PAUSE, 'release': Op.RELEASE}
+
+
+def _runs(op):
+    """A public planner method runs the operation ``op``: the derives it makes are checked as derives within
+    ``op``. A method called by another one (``advance`` within ``rerun``) runs within the caller's operation."""
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self, *args, **kwargs):
+            with self.running(op):
+                return method(self, *args, **kwargs)
+        return run
+    return wrap
+
+
+def _runs_mark(method):
+    """``_runs`` for mark / mark_frame: the operation is the mark (their last argument, ``what``)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        what = kwargs['what'] if 'what' in kwargs else args[-1]
+        with self.running(_MARK_OPS.get(what)):
+            return method(self, *args, **kwargs)
+    return run
+
+
 def _copy_record(record):
     out = dict(record)
     if isinstance(out.get('flags'), dict):
@@ -108,6 +138,10 @@ class Planner:
 
     ``changed_items`` / ``instance_changed`` say what to write back; ``events`` lists every state change as
     ``{'path', 'kind', 'from', 'to', 'reason'}`` (path ``''`` is the frame) for the history.
+
+    ``op`` is the operation the planner runs now (:data:`_states.CONTEXTS`), set by each public method: every move
+    is checked against the rules of the operation that makes it, a frame or net following its children against
+    those of a derive within ``op``.
     """
 
     def __init__(self, defn, instance, items, *, now=None, start_at=None):
@@ -133,16 +167,35 @@ class Planner:
         self.changed_items = set()
         self.instance_changed = False
         self.events = []
+        self.op = None
+
+    @contextlib.contextmanager
+    def running(self, op):
+        """Run ``op`` (nested calls keep the outer operation)."""
+        if self.op is not None:
+            yield self.op
+            return
+        self.op = op
+        try:
+            yield op
+        finally:
+            self.op = None
+
+    def _rule_of(self, op):
+        """The rule set of a move made by ``op``: a derive is checked within the operation that runs."""
+        if op is Op.DERIVE:
+            return derive_in(self.op or Op.STEP)
+        return op
 
     # ------------------------------------------------------------------ recording changes
     def _touch(self, path):
         self.items[path]['updated'] = isotime(self.now)
         self.changed_items.add(path)
 
-    def set_item_state(self, path, new, reason=''):
+    def set_item_state(self, path, new, reason='', *, op):
         item = self.items[path]
         old = _state(item)
-        new = transition(item['kind'], path, old, new, reason=reason)
+        new = transition(item['kind'], self._rule_of(op), path, old, new, reason=reason)
         if new != old:
             item['state'] = new.value
             if item['kind'] == NET:
@@ -158,9 +211,9 @@ class Planner:
         self._touch(path)
         return new
 
-    def set_frame_state(self, new, reason=''):
+    def set_frame_state(self, new, reason='', *, op):
         old = _state(self.instance)
-        new = transition(FRAME, self.instance['frame'], old, new, reason=reason)
+        new = transition(FRAME, self._rule_of(op), self.instance['frame'], old, new, reason=reason)
         if new != old:
             self.instance['state'] = new.value
             self.events.append({'path': '', 'kind': FRAME, 'host': None, 'from': old.value, 'to': new.value,
@@ -205,6 +258,7 @@ class Planner:
                 and self.instance.get('opened', False))
 
     # ------------------------------------------------------------------ submit
+    @_runs(Op.SUBMIT)
     def submit(self):
         """``not_submitted`` → ``standby`` (before the start time) or ``waiting``; items to their marks."""
         if _state(self.instance) != State.NOT_SUBMITTED:
@@ -216,28 +270,29 @@ class Planner:
             item = self.items[path]
             flags = item['flags']
             if flags.get('skip'):
-                self.set_item_state(path, State.SKIP_WAIT, 'submitted with skip')
+                self.set_item_state(path, State.SKIP_WAIT, 'submitted with skip', op=Op.SUBMIT)
             elif flags.get('pause'):
-                self.set_item_state(path, State.PAUSE_WAIT, 'submitted with pause')
+                self.set_item_state(path, State.PAUSE_WAIT, 'submitted with pause', op=Op.SUBMIT)
             else:
-                self.set_item_state(path, State.WAITING, 'submitted')
+                self.set_item_state(path, State.WAITING, 'submitted', op=Op.SUBMIT)
             if item['kind'] == NET:
                 item['opened'] = False
         frame_flags = self.instance['flags']
         if frame_flags.get('skip'):
-            self.set_frame_state(State.SKIP_WAIT, 'submitted with skip')
+            self.set_frame_state(State.SKIP_WAIT, 'submitted with skip', op=Op.SUBMIT)
         elif frame_flags.get('pause'):
-            self.set_frame_state(State.PAUSE_WAIT, 'submitted with pause')
+            self.set_frame_state(State.PAUSE_WAIT, 'submitted with pause', op=Op.SUBMIT)
         elif self.start_at is not None and self.now < self.start_at:
-            self.set_frame_state(State.STANDBY, 'start time %s not reached' % isotime(self.start_at))
+            self.set_frame_state(State.STANDBY, 'start time %s not reached' % isotime(self.start_at), op=Op.SUBMIT)
         else:
-            self.set_frame_state(State.WAITING, 'submitted')
+            self.set_frame_state(State.WAITING, 'submitted', op=Op.SUBMIT)
         self.advance()
 
     # ------------------------------------------------------------------ the rules
     def deps_ok(self, path):
         return all(_state(self.items[a]) in SUCCESS for a in self.defs[path].get('after', []))
 
+    @_runs(Op.STEP)
     def advance(self):
         """Apply every change the rules allow now, until nothing changes."""
         inst_state = _state(self.instance)
@@ -247,12 +302,12 @@ class Planner:
             if not self.start_time_reached():
                 return
             if inst_state == State.SKIP_WAIT:
-                self._skip_frame('start conditions met: skipped')
+                self._skip_frame('start conditions met: skipped', Op.CONDITIONS_MET)
                 return
             if inst_state == State.PAUSE_WAIT:
-                self.set_frame_state(State.PAUSED, 'start conditions met: paused')
+                self.set_frame_state(State.PAUSED, 'start conditions met: paused', op=Op.CONDITIONS_MET)
                 return
-            self.set_frame_state(State.WAITING, 'start time reached')
+            self.set_frame_state(State.WAITING, 'start time reached', op=Op.START_TIME)
         if inst_state == State.PAUSED and self.frame_held():
             return  # paused by an operator before it started: nothing inside starts until release
         if not self.instance.get('opened') and _state(self.instance) == State.WAITING and not self.frame_stopped():
@@ -274,14 +329,14 @@ class Planner:
         """True for a frame paused by an operator's mark before it started (not opened)."""
         return _state(self.instance) == State.PAUSED and not self.instance.get('opened')
 
-    def _skip_frame(self, reason):
+    def _skip_frame(self, reason, op):
         """The whole frame to skip_end: every net and job that has not started is skipped with it."""
         for path in self.defs:
             st = _state(self.items[path])
             if st in WAITING_LIKE or st == State.PAUSED or (
                     st == State.QUEUING and self.items[path].get('phase') is None):
-                self.set_item_state(path, State.SKIP_END, 'frame %s skipped' % self.instance['frame'])
-        self.set_frame_state(State.SKIP_END, reason)
+                self.set_item_state(path, State.SKIP_END, 'frame %s skipped' % self.instance['frame'], op=op)
+        self.set_frame_state(State.SKIP_END, reason, op=op)
 
     def _open_level(self, parent):
         for path in self.children.get(parent, []):
@@ -298,19 +353,19 @@ class Planner:
         item = self.items[path]
         st = _state(item)
         if st == State.SKIP_WAIT:
-            self.set_item_state(path, State.SKIP_END, 'start conditions met: skipped')
+            self.set_item_state(path, State.SKIP_END, 'start conditions met: skipped', op=Op.CONDITIONS_MET)
             if item['kind'] == NET:
                 for sub in self.descendants(path):
                     if _state(self.items[sub]) in WAITING_LIKE or _state(self.items[sub]) == State.PAUSED:
-                        self.set_item_state(sub, State.SKIP_END, 'net %s skipped' % path)
+                        self.set_item_state(sub, State.SKIP_END, 'net %s skipped' % path, op=Op.CONDITIONS_MET)
         elif st == State.PAUSE_WAIT:
-            self.set_item_state(path, State.PAUSED, 'start conditions met: paused')
+            self.set_item_state(path, State.PAUSED, 'start conditions met: paused', op=Op.CONDITIONS_MET)
         elif st == State.WAITING:
             if item['kind'] == JOB:
-                self.set_item_state(path, State.QUEUING, 'start conditions met')
+                self.set_item_state(path, State.QUEUING, 'start conditions met', op=Op.CONDITIONS_MET)
             else:
                 item['opened'] = True
-                self.set_item_state(path, State.RUNNING, 'start conditions met')
+                self.set_item_state(path, State.RUNNING, 'start conditions met', op=Op.CONDITIONS_MET)
 
     def _force_starts(self):
         for path in self.jobs():
@@ -320,7 +375,7 @@ class Planner:
                     State.ABNORMAL_END):
                 if _state(item) == State.ABNORMAL_END:
                     item['phase'] = None
-                self.set_item_state(path, State.QUEUING, 'force start')
+                self.set_item_state(path, State.QUEUING, 'force start', op=Op.FORCE_START)
 
     # ------------------------------------------------------------------ derived states
     def classify(self, path, memo):
@@ -370,6 +425,7 @@ class Planner:
             return State.ABNORMAL_END
         return State.PAUSED
 
+    @_runs(Op.RECOVERY)
     def take_recovered(self, instance, items):
         """Take records recovery decided (tables 5.429-5.432) as changes of this planner, to be written with
         what the planner derives and decides next in the same transaction."""
@@ -381,6 +437,7 @@ class Planner:
                 self.items[path] = _copy_record(item)
                 self.changed_items.add(path)
 
+    @_runs(Op.RECOVERY)
     def derive(self):
         """Frame and net states from their children, as they are now (after recovery applied its rows)."""
         self._derive_all()
@@ -396,22 +453,22 @@ class Planner:
             st = _state(item)
             if item['flags'].get('stopped'):
                 if st != State.STOPPED:
-                    self.set_item_state(path, State.STOPPED, 'stopped by operator')
+                    self.set_item_state(path, State.STOPPED, 'stopped by operator', op=Op.DERIVE)
                 continue
             derived = self._derive_from(self.children.get(path, []), {})
             if derived != st:
-                self.set_item_state(path, derived, 'derived from its children')
+                self.set_item_state(path, derived, 'derived from its children', op=Op.DERIVE)
         if _state(self.instance) in (State.NOT_SUBMITTED, State.STANDBY):
             return
         if self.frame_stopped():
             if _state(self.instance) != State.STOPPED:
-                self.set_frame_state(State.STOPPED, 'stopped by operator')
+                self.set_frame_state(State.STOPPED, 'stopped by operator', op=Op.DERIVE)
             return
         if not self.instance.get('opened'):
             return
         derived = self._derive_from(self.children[''], {})
         if derived != _state(self.instance):
-            self.set_frame_state(derived, 'derived from its children')
+            self.set_frame_state(derived, 'derived from its children', op=Op.DERIVE)
 
     # ------------------------------------------------------------------ driving
     def running_on(self, host):
@@ -432,6 +489,7 @@ class Planner:
         ready.sort(key=lambda p: (not self.items[p]['flags'].get('force'), self.order[p]))
         return ready
 
+    @_runs(Op.STEP)
     def pick_launches(self, host, room, attempt_id_for):
         """Mark up to ``room`` queued jobs of ``host`` as launching (write-ahead) and return their paths.
 
@@ -461,6 +519,7 @@ class Planner:
                 room -= 1
         return picked
 
+    @_runs(Op.STEP)
     def apply_job(self, path, job):
         """Take a job's state as the host reports it (``job``/``job_info`` return dicts)."""
         item = self.items[path]
@@ -475,7 +534,7 @@ class Planner:
         st = _state(item)
         if reported == 'running':
             if st != State.RUNNING:
-                self.set_item_state(path, State.RUNNING, 'started on %s' % item['host'])
+                self.set_item_state(path, State.RUNNING, 'started on %s' % item['host'], op=Op.LAUNCH)
             else:
                 self._touch(path)
             return
@@ -491,36 +550,39 @@ class Planner:
             new = State.ABNORMAL_END
         item['message'] = '' if new == State.NORMAL_END else why
         if st == State.QUEUING or st == State.QUEUING_ENV_DOWN:
-            self.set_item_state(path, State.RUNNING, 'started on %s' % item['host'])
-        self.set_item_state(path, new, why)
+            self.set_item_state(path, State.RUNNING, 'started on %s' % item['host'], op=Op.LAUNCH)
+        self.set_item_state(path, new, why, op=Op.END)
 
+    @_runs(Op.STEP)
     def launch_failed(self, path, message, env_down):
         """A launch call failed: the host is down (retry later, same attempt) or refused the job."""
         item = self.items[path]
         item['message'] = message
         if env_down:
             if _state(item) == State.QUEUING:
-                self.set_item_state(path, State.QUEUING_ENV_DOWN, message)
+                self.set_item_state(path, State.QUEUING_ENV_DOWN, message, op=Op.LAUNCH)
             else:
                 self._touch(path)
         else:
             item['phase'] = LAUNCHED
             item['ended'] = isotime(self.now)
-            self.set_item_state(path, State.ABNORMAL_END, message)
+            self.set_item_state(path, State.ABNORMAL_END, message, op=Op.LAUNCH)
 
+    @_runs(Op.STEP)
     def host_back(self, host):
         """The host answers again: its env-down jobs queue again (those with an attempt are polled first)."""
         for path in self.jobs():
             item = self.items[path]
             if item['host'] == host and _state(item) == State.QUEUING_ENV_DOWN and item.get('phase') != LAUNCHED:
-                self.set_item_state(path, State.QUEUING, '%s answers again' % host)
+                self.set_item_state(path, State.QUEUING, '%s answers again' % host, op=Op.LAUNCH)
 
+    @_runs(Op.STEP)
     def host_down(self, host, message):
         for path in self.jobs():
             item = self.items[path]
             if item['host'] == host and _state(item) == State.QUEUING:
                 item['message'] = message
-                self.set_item_state(path, State.QUEUING_ENV_DOWN, message)
+                self.set_item_state(path, State.QUEUING_ENV_DOWN, message, op=Op.LAUNCH)
 
     def active_jobs(self, host=None):
         """Jobs that keep a driver busy: running, or queued on a host that can take them."""
@@ -553,6 +615,7 @@ class Planner:
                                  % (self.instance['id'], path, known))
         return self.items[path]
 
+    @_runs(Op.RERUN)
     def rerun(self):
         """Restart abnormal ends, clear stops, and let waiting and queued items go on."""
         st = _state(self.instance)
@@ -578,22 +641,24 @@ class Planner:
             if item['kind'] == JOB and ist == State.ABNORMAL_END:
                 item['phase'] = None
                 item['message'] = ''
-                self.set_item_state(path, State.WAITING, 'rerun')
+                self.set_item_state(path, State.WAITING, 'rerun', op=Op.RERUN)
             elif item['kind'] == JOB and ist == State.QUEUING_ENV_DOWN and item.get('phase') != LAUNCHED:
-                self.set_item_state(path, State.QUEUING, 'rerun')
+                self.set_item_state(path, State.QUEUING, 'rerun', op=Op.RERUN)
             elif item['kind'] == NET and ist == State.STOPPED:
-                self.set_item_state(path, State.RUNNING, 'rerun')
-        self._resubmit_not_submitted('resubmitted by rerun (it had ended; recovery with end_recover off)')
+                self.set_item_state(path, State.RUNNING, 'rerun', op=Op.RERUN)
+        self._resubmit_not_submitted('resubmitted by rerun (it had ended; recovery with end_recover off)', Op.RERUN)
         if _state(self.instance) in TERMINAL or _state(self.instance) in (State.STOPPED, State.PAUSED):
-            self.set_frame_state(State.RUNNING, 'rerun')
+            self.set_frame_state(State.RUNNING, 'rerun', op=Op.RERUN)
         self.advance()
 
+    @_runs(Op.AUTO_RERUN)
     def resume(self):
         """The automatic rerun after recovery: stopped frames and nets start again, waiting and queued items
         go on, running jobs are followed; abnormal ends are only fetched, not restarted (tables 5.429-5.431)."""
         st = _state(self.instance)
         if st == State.SKIP_WAIT:
-            self._skip_frame('automatic rerun after recovery: skipped')  # table 5.429: skip_wait -> skip_end
+            # table 5.429: skip_wait -> skip_end
+            self._skip_frame('automatic rerun after recovery: skipped', Op.AUTO_RERUN)
             return
         if st in (State.NOT_SUBMITTED, State.STANDBY, State.PAUSE_WAIT) or self.frame_held():
             self.advance()
@@ -602,17 +667,17 @@ class Planner:
             self.instance['flags']['stopped'] = False
             self.instance_changed = True
             self.instance['opened'] = True
-            self.set_frame_state(State.RUNNING, 'automatic rerun after recovery')
+            self.set_frame_state(State.RUNNING, 'automatic rerun after recovery', op=Op.AUTO_RERUN)
         for path in self.defs:
             item = self.items[path]
             if item['kind'] == NET and item['flags'].get('stopped'):
                 item['flags']['stopped'] = False
-                self.set_item_state(path, State.RUNNING, 'automatic rerun after recovery')
+                self.set_item_state(path, State.RUNNING, 'automatic rerun after recovery', op=Op.AUTO_RERUN)
             # items that recovery put back to not_submitted (end_recover off) had ended: they do not run again
             # by themselves and their successors wait for them; the rerun operation resubmits them
         self.advance()
 
-    def _resubmit_not_submitted(self, reason):
+    def _resubmit_not_submitted(self, reason, op):
         """Items of a started frame that are not_submitted (recovery with end_recover off put them back) are
         submitted again, each to its mark (skip, pause) or waiting."""
         for path in self.defs:
@@ -624,8 +689,9 @@ class Planner:
             item['message'] = ''
             new = State.SKIP_WAIT if item['flags'].get('skip') else (
                 State.PAUSE_WAIT if item['flags'].get('pause') else State.WAITING)
-            self.set_item_state(path, new, reason)
+            self.set_item_state(path, new, reason, op=op)
 
+    @_runs(Op.RECOVERY)
     def record_recovery_stops(self, jobs):
         """The real end (rc, signal, end time) of attempts recovery stopped on the manager node: recovery recorded
         them abnormal_end before stopping them; what the host reported of the stop is taken now."""
@@ -641,6 +707,7 @@ class Planner:
                 item['ended'] = job['ended']
             self._touch(path)
 
+    @_runs(Op.INIT)
     def init(self, path=None, force=False):
         """Back to not_submitted (whole frame, or one net / job). Returns the jobs that must be stopped."""
         targets = [path] + list(self.descendants(path)) if path else list(self.defs)
@@ -665,20 +732,21 @@ class Planner:
             item['flags']['pause'] = bool(d.get('pause'))
             if item['kind'] == NET:
                 item['opened'] = False
-            self.set_item_state(p, State.NOT_SUBMITTED, 'force init' if force else 'init')
+            self.set_item_state(p, State.NOT_SUBMITTED, 'force init' if force else 'init', op=Op.INIT)
         if not path:
             self.instance['opened'] = False
             self.instance.setdefault('flags', {}).update(stopped=False, skip=False, pause=False)
             self.instance['started'] = self.instance['ended'] = None
-            self.set_frame_state(State.NOT_SUBMITTED, 'force init' if force else 'init')
+            self.set_frame_state(State.NOT_SUBMITTED, 'force init' if force else 'init', op=Op.INIT)
         else:
             # a net or job put back into a running frame waits for its conditions again
             if _state(self.instance) not in (State.NOT_SUBMITTED, State.STANDBY):
                 for p in targets:
-                    self.set_item_state(p, State.WAITING, 'init within a submitted frame')
+                    self.set_item_state(p, State.WAITING, 'init within a submitted frame', op=Op.INIT)
                 self.advance()
         return to_stop
 
+    @_runs_mark
     def mark_frame(self, what):
         """skip / pause / release of the whole frame, before it starts (not_submitted, standby)."""
         inst = self.instance
@@ -694,7 +762,7 @@ class Planner:
                 self.instance_changed = True
             elif st in (State.STANDBY, other_state) or (st == State.WAITING and not inst.get('opened')):
                 flags[what], flags[other] = True, False
-                self.set_frame_state(wait_state, '%s by operator' % what)
+                self.set_frame_state(wait_state, '%s by operator' % what, op=_MARK_OPS[what])
             elif st != wait_state:
                 raise OperationError('frame instance %s is %s: only a frame that has not started (not_submitted, '
                                      'standby) can be %s as a whole; give the path of a net or job to mark it '
@@ -703,13 +771,13 @@ class Planner:
             if st in (State.PAUSE_WAIT, State.SKIP_WAIT):
                 flags['skip'] = flags['pause'] = False
                 if self.start_time_reached():
-                    self.set_frame_state(State.WAITING, 'released by operator')
+                    self.set_frame_state(State.WAITING, 'released by operator', op=Op.RELEASE)
                 else:
                     self.set_frame_state(State.STANDBY, 'released by operator; start time %s not reached'
-                                         % isotime(self.start_at))
+                                         % isotime(self.start_at), op=Op.RELEASE)
             elif self.frame_held():
                 flags['skip'] = flags['pause'] = False
-                self.set_frame_state(State.WAITING, 'released by operator')
+                self.set_frame_state(State.WAITING, 'released by operator', op=Op.RELEASE)
             elif st == State.NOT_SUBMITTED:
                 flags['skip'] = flags['pause'] = False
                 inst['updated'] = isotime(self.now)
@@ -722,6 +790,7 @@ class Planner:
             raise OperationError('unknown mark %r' % what)
         self.advance()
 
+    @_runs_mark
     def mark(self, path, what):
         """skip / pause / release of a net or job that has not started (of the frame when ``path`` is empty)."""
         if not path:
@@ -734,7 +803,7 @@ class Planner:
             other = 'pause' if what == 'skip' else 'skip'
             if st in (State.WAITING, other_state) or (st == State.QUEUING and item.get('phase') is None):
                 item['flags'][what], item['flags'][other] = True, False
-                self.set_item_state(path, wait_state, '%s by operator' % what)
+                self.set_item_state(path, wait_state, '%s by operator' % what, op=_MARK_OPS[what])
             elif st == State.NOT_SUBMITTED:
                 item['flags'][what], item['flags'][other] = True, False
                 self._touch(path)
@@ -744,13 +813,13 @@ class Planner:
         elif what == 'release':
             item['flags']['pause'] = item['flags']['skip'] = False
             if st in (State.PAUSE_WAIT, State.SKIP_WAIT):
-                self.set_item_state(path, State.WAITING, 'released by operator')
+                self.set_item_state(path, State.WAITING, 'released by operator', op=Op.RELEASE)
             elif st == State.PAUSED:
                 if item['kind'] == NET:
                     item['opened'] = True
-                    self.set_item_state(path, State.RUNNING, 'released by operator')
+                    self.set_item_state(path, State.RUNNING, 'released by operator', op=Op.RELEASE)
                 else:
-                    self.set_item_state(path, State.QUEUING, 'released by operator')
+                    self.set_item_state(path, State.QUEUING, 'released by operator', op=Op.RELEASE)
             elif st == State.NOT_SUBMITTED:
                 self._touch(path)
             else:
@@ -760,6 +829,7 @@ class Planner:
             raise OperationError('unknown mark %r' % what)
         self.advance()
 
+    @_runs(Op.STOP)
     def stop(self, path=None):
         """Frame or net to stopped: nothing new starts there. Returns its running jobs."""
         if path:
@@ -769,19 +839,20 @@ class Planner:
                                      "jobnet.scheduler.job state=stopped)" % path)
             item['flags']['stopped'] = True
             item['opened'] = True
-            self.set_item_state(path, State.STOPPED, 'stopped by operator')
+            self.set_item_state(path, State.STOPPED, 'stopped by operator', op=Op.STOP)
             scope = list(self.descendants(path))
         else:
             if _state(self.instance) in (State.NOT_SUBMITTED,):
                 raise OperationError('frame instance %s is not submitted: nothing to stop' % self.instance['id'])
             self.instance.setdefault('flags', {})['stopped'] = True
-            self.set_frame_state(State.STOPPED, 'stopped by operator')
+            self.set_frame_state(State.STOPPED, 'stopped by operator', op=Op.STOP)
             scope = list(self.defs)
         self.advance()
         return [(p, self.items[p]['host'], self.items[p]['attempt_id']) for p in scope
                 if self.items[p]['kind'] == JOB and _state(self.items[p]) == State.RUNNING
                 and self.items[p].get('attempt_id')]
 
+    @_runs(Op.STEP)
     def record_stopped(self, jobs):
         """Take the states the hosts reported for jobs an operation stopped (stop with kill)."""
         by_id = {self.items[p].get('attempt_id'): p for p in self.jobs() if self.items[p].get('attempt_id')}
@@ -791,6 +862,7 @@ class Planner:
                 self.apply_job(path, job)
         self.advance()
 
+    @_runs(Op.FORCE_START)
     def force_start(self, path):
         item = self._find(path)
         if item['kind'] != JOB:

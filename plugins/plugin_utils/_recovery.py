@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields as _dc_fields, replace as _dc_r
 from enum import Enum
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
+    Op,
     State,
     transition,
 )
@@ -685,12 +686,13 @@ _ACTIONS = {
 # ---------------------------------------------------------------------------------------------- recovery
 
 def _moves(kind, path, current, out, reason):
-    """Walk current -> via... -> new through transition(); return the states passed, in order."""
+    """Walk current -> via... -> new through transition() (the rules of recovery); return the states passed, in
+    order."""
     states = []
     for step in tuple(out.via) + (out.state,):
         if step is None or step == current:
             continue
-        transition(kind, path, current, step, reason=reason)
+        transition(kind, Op.RECOVERY, path, current, step, reason=reason)
         states.append((current, step))
         current = step
     return states
