@@ -534,10 +534,10 @@ def main(argv=None):
         for what, key, unit in (('controller CPU per job', 'cpu_ms', 'ms'),
                                 ('end -> successor start, median', 'delay', 's'),
                                 ('wall time', 'wall', 's')):
-            print('  %-34s %7.2f %-2s %7.2f %-2s %7.2fx' % (what, new[key], unit, old[key], unit,
-                                                           ratio(new[key], old[key])))
-        print('  %-34s %7.2f s  %7.2f s' % ('end -> successor start, p90', percentile(new['delays'], 0.9),
-                                             percentile(old['delays'], 0.9)))
+            values = (what, new[key], unit, old[key], unit, ratio(new[key], old[key]))
+            print('  %-34s %7.2f %-2s %7.2f %-2s %7.2fx' % values)
+        p90 = (percentile(new['delays'], 0.9), percentile(old['delays'], 0.9))
+        print('  %-34s %7.2f s  %7.2f s' % (('end -> successor start, p90',) + p90))
     return 0
 
 

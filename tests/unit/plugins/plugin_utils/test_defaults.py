@@ -61,7 +61,7 @@ def test_the_settings_are_read_from_the_fragments_the_lookup_extends():
 @pytest.mark.parametrize('name', sorted(_options.DEFAULTS))
 def test_documented_defaults_have_the_declared_type(name):
     value = _options.DEFAULTS[name]
-    assert type(value) is TYPES[DOC[name]['type']]
+    assert value.__class__ is TYPES[DOC[name]['type']]     # exactly: a bool is no int, an int no float
     assert value == DOC[name]['default']
 
 
