@@ -21,6 +21,7 @@ import datetime as _dt
 from dataclasses import dataclass, field, fields as _dc_fields, replace as _dc_replace
 from enum import Enum
 
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._messages import message
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
     Op,
     State,
@@ -28,7 +29,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
 )
 
 __all__ = [
-    'FRAME_TABLE', 'NET_TABLE', 'JOB_TABLE', 'SKIP_TABLE', 'MESSAGES', 'REFUSED_DURING_RECOVERY',
+    'FRAME_TABLE', 'NET_TABLE', 'JOB_TABLE', 'SKIP_TABLE', 'REFUSED_DURING_RECOVERY',
     'IncompleteRecord', 'RecoveryOptions', 'RecoveryResult', 'Row',
     'all_done_message', 'attempts_to_poll', 'merge_polls', 'progress_message', 'recover_instance',
     'refusal_message', 'refused_operations', 'skip_message', 'start_message', 'store_write_error_message',
@@ -55,61 +56,29 @@ JOB_INFO_STATES = {
 
 # ---------------------------------------------------------------------------------------------- messages
 
-#: Every operator message recovery produces. ``PEX`` ids are the original's (5.5.3); ``JNR`` ids are this
-#: product's own, for situations the original has no message for.
-MESSAGES = {
-    'PEX056': 'PEX056 frame recovery started: {iid}',
-    'PEX058': 'PEX058 frame recovery completed: {k} of {n} frames ({iid})',
-    'PEX060': 'PEX060 all frames recovered: {n} frames',
-    'PEX170': 'PEX170 recovery skip: agents are not contacted; their running and abnormal_end jobs are '
-              'queuing_env_down until a recovery with recovery_skip off',
-    'PEX209': 'PEX209 status store write error: {detail}; no new job is launched and no frame can be '
-              'recovered until the store can be written again',
-    'JNR101': 'JNR101 job {path} was running on the manager node {host}: abnormal_end{stopping} '
-              '(not restarted; the next rerun restarts it)',
-    'JNR102': 'JNR102 job {path} on {host}: unreachable, queuing_env_down',
-    'JNR103': 'JNR103 job {path}: attempt {aid} not found on {host}: abnormal_end '
-              '(not restarted; the next rerun restarts it)',
-    'JNR104': 'JNR104 job {path}: agent machine stopped: attempt {aid} lost on {host}: abnormal_end '
-              '(not restarted; the next rerun restarts it)',
-    'JNR105': 'JNR105 job {path}: attempt {aid} was never started on {host}: queuing',
-    'JNR106': 'JNR106 job {path}: attempt {aid} ended while the controller was down: {how}',
-    'JNR107': 'JNR107 frame {iid}: its start time {start_at} passed during the failure: not_submitted, '
-              'the frame does not start (submit it if needed)',
-    'JNR108': 'JNR108 frame {iid}: was {state}, end_recover is off: not_submitted with all its nets and jobs',
-    'JNR109': 'JNR109 frame {iid}: recovery is off: not recovered, its records are left as they were '
-              '(init or force_init it, or recover it with recovery on)',
-    'JNR110': 'JNR110 {operation} refused on {iid}: not allowed during recovery (5.5.3.3 note {note})',
-}
-
-
-def _msg(msg_id, **values):
-    return MESSAGES[msg_id].format(**values)
-
-
 def start_message(iid):
     """PEX056: recovery of one frame instance starts."""
-    return _msg('PEX056', iid=iid)
+    return message('PEX056', iid=iid)
 
 
 def progress_message(k, n, iid):
     """PEX058, printed by the engine after each frame: ``k`` of ``n`` frames recovered."""
-    return _msg('PEX058', k=k, n=n, iid=iid)
+    return message('PEX058', k=k, n=n, iid=iid)
 
 
 def all_done_message(n):
     """PEX060, printed by the engine when every frame has been recovered."""
-    return _msg('PEX060', n=n)
+    return message('PEX060', n=n)
 
 
 def skip_message():
     """PEX170: recovery runs with recovery_skip on."""
-    return _msg('PEX170')
+    return message('PEX170')
 
 
 def store_write_error_message(detail):
-    """PEX209: the state store cannot be written."""
-    return _msg('PEX209', detail=detail)
+    """PEX209: the state store cannot be written, as recovery's list of messages words it."""
+    return message('PEX209/recovery', detail=detail)
 
 
 #: Operations refused while the store is down or a recovery holds the instance (5.5.3.3 notes 14 and 15),
@@ -136,7 +105,7 @@ def refused_operations():
 def refusal_message(operation, iid):
     """The message for an operation refused during recovery (JNR110)."""
     note = REFUSED_DURING_RECOVERY.get(operation, 15)
-    return _msg('JNR110', operation=operation, iid=iid, note=note)
+    return message('JNR110', operation=operation, iid=iid, note=note)
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -535,7 +504,7 @@ def _reset_fields(item):
 
 def _end_manager_job(ctx, item, on):
     aid = item.get('attempt_id')
-    text = _msg('JNR101', path=item['path'], host=item['host'],
+    text = message('JNR101', path=item['path'], host=item['host'],
                 stopping=' (its attempt %s is stopped)' % aid if aid else '')
     via = (S.RUNNING,) if State(item['state']) != S.RUNNING else ()
     return _Out(state=S.ABNORMAL_END, via=via, stop=bool(aid), message=text,
@@ -563,7 +532,7 @@ def _adopt(ctx, item, on, job):
     how = _how(job)
     fields['message'] = how
     return _Out(state=new, via=via, fields=fields,
-                message=_msg('JNR106', path=item['path'], aid=item['attempt_id'], how=how))
+                message=message('JNR106', path=item['path'], aid=item['attempt_id'], how=how))
 
 
 def _how(job):
@@ -585,7 +554,7 @@ def _env_down(ctx, item, why):
 
 
 def _unreachable(ctx, item):
-    return _env_down(ctx, item, _msg('JNR102', path=item['path'], host=item['host']))
+    return _env_down(ctx, item, message('JNR102', path=item['path'], host=item['host']))
 
 
 def _never_started(ctx, item):
@@ -595,7 +564,7 @@ def _never_started(ctx, item):
     again. A launch call of the dead controller may still be on its way to the host (its worker outlived it):
     whichever of the two arrives second finds the attempt's folder and starts nothing, so it runs once.
     """
-    text = _msg('JNR105', path=item['path'], aid=item['attempt_id'], host=item['host'])
+    text = message('JNR105', path=item['path'], aid=item['attempt_id'], host=item['host'])
     return _Out(state=S.QUEUING, fields={'phase': LAUNCHING, 'message': text}, message=text)
 
 
@@ -607,7 +576,7 @@ def _take_fetched(ctx, item, on):
     if probe == Probe.MISSING:
         if item.get('phase') == LAUNCHING:
             return _never_started(ctx, item)
-        text = _msg('JNR103', path=item['path'], aid=item['attempt_id'], host=item['host'])
+        text = message('JNR103', path=item['path'], aid=item['attempt_id'], host=item['host'])
         return _Out(state=S.ABNORMAL_END, message=text,
                     fields={'ended': ctx.now_text, 'message': text, 'phase': LAUNCHED})
     # unreachable, or not asked (recovery skip reached this row only through an adopted manager job)
@@ -644,14 +613,14 @@ def _resolve_env_down(ctx, item, on):
             return _Out()   # still not contacted: stays queuing_env_down
         return _Out(state=S.QUEUING, fields={'message': ''})   # no attempt: it never ran, it queues again
     if probe == Probe.UNREACHABLE:
-        text = _msg('JNR102', path=item['path'], host=item['host'])
+        text = message('JNR102', path=item['path'], host=item['host'])
         return _Out(fields={'message': text}, message=text)
     if probe == Probe.FOUND and not (job['state'] == 'lost' and item.get('phase') != LAUNCHING):
         return _adopt(ctx, item, on, job)
     if probe == Probe.MISSING and item.get('phase') == LAUNCHING:
         return _never_started(ctx, item)
     # its agent machine stopped: the attempt is gone from the host, or its folder survived without a result
-    text = _msg('JNR104', path=item['path'], aid=item['attempt_id'], host=item['host'])
+    text = message('JNR104', path=item['path'], aid=item['attempt_id'], host=item['host'])
     return _Out(state=S.ABNORMAL_END, message=text,
                 fields={'ended': ctx.now_text, 'message': text, 'phase': LAUNCHED})
 
@@ -764,7 +733,7 @@ def _frame_row(instance, items, options, manager_hosts, now, start_at):
     return row
 
 
-def _reset_all(ctx, result, instance, items, row, message):
+def _reset_all(ctx, result, instance, items, row, text):
     """Frame and every item back to not_submitted (5.429 standby past its start time; end_recover off)."""
     for path in sorted(items):
         item = items[path]
@@ -775,7 +744,7 @@ def _reset_all(ctx, result, instance, items, row, message):
     for path in sorted(items):
         item = items[path]
         fields = _reset_fields(item)
-        fields['message'] = message
+        fields['message'] = text
         if item['kind'] == NET:
             fields['opened'] = False
         _apply(ctx, result, item, row, _Out(state=S.NOT_SUBMITTED, fields=fields))
@@ -822,7 +791,7 @@ def recover_instance(instance, items, *, fetched, unreachable, options, now, sta
     if not options.recovery:
         if not isinstance(iid, str) or not iid:
             raise IncompleteRecord(repr(iid), '', 'the instance record has no id')
-        result.messages.append(_msg('JNR109', iid=iid))
+        result.messages.append(message('JNR109', iid=iid))
         result.rows[''] = RECOVERY_OFF
         for path in items:
             result.rows[path] = RECOVERY_OFF
@@ -848,9 +817,9 @@ def recover_instance(instance, items, *, fetched, unreachable, options, now, sta
     if frame_row.action == 'reset':
         state = State(instance['state'])
         if state == S.STANDBY:
-            text = _msg('JNR107', iid=iid, start_at=_utc_text(start_at) if start_at else '?')
+            text = message('JNR107', iid=iid, start_at=_utc_text(start_at) if start_at else '?')
         else:
-            text = _msg('JNR108', iid=iid, state=state.value)
+            text = message('JNR108', iid=iid, state=state.value)
         _reset_all(ctx, result, instance, items, frame_row, text)
         result.messages.append(text)
         return result

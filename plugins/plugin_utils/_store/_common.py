@@ -9,6 +9,7 @@ import time
 
 from dataclasses import dataclass, field
 
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._messages import message
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._owner import describe_owner
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import epoch_isotime, parse_date
 
@@ -53,9 +54,7 @@ class StoreWriteError(StoreError):
         self.store = store
         self.record = record
         self.reason = reason
-        super().__init__(
-            'PEX209 state store write failed: could not write %s to %s: %s. Nothing of this write was recorded; '
-            'new launches stop until the store can be written again.' % (record, store, reason))
+        super().__init__(message('PEX209', detail='could not write %s to %s: %s' % (record, store, reason)))
 
 
 class LeaseHeld(StoreError):

@@ -18,6 +18,7 @@ if os.path.isdir(_COLLECTIONS) and os.path.abspath(_COLLECTIONS) not in sys.path
     sys.path.insert(0, os.path.abspath(_COLLECTIONS))
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _recovery as R  # noqa: E402
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _messages as M  # noqa: E402
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (  # noqa: E402
     STATES_BY_KIND,
     Kind,
@@ -586,7 +587,7 @@ def test_recovery_off_leaves_the_instance_alone():
     result = recover(instance('running'), items, fetched={}, options=R.RecoveryOptions(recovery=False))
     assert result.instance is None and result.items == {} and result.stop == []
     assert set(result.rows.values()) == {'recovery off'} and set(result.rows) == {'', 'n', 'n/a', 'b'}
-    assert result.messages == [R.MESSAGES['JNR109'].format(iid=IID)]
+    assert result.messages == [M.MESSAGES['JNR109'].format(iid=IID)]
     assert R.attempts_to_poll(instance(), items, options=R.RecoveryOptions(recovery=False)) == {}
 
 
