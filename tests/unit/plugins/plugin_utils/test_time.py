@@ -26,8 +26,10 @@ MOMENTS = [
 
 @pytest.mark.parametrize('moment', MOMENTS, ids=str)
 def test_isotime_is_the_format_of_every_recorded_time(moment):
-    assert _time.isotime(moment) == _planner.isotime(moment)
-    assert _time.isotime(moment) == _recovery._utc_text(moment)  # pylint: disable=protected-access
+    # the planner's and recovery's own helpers, while they have them (they are to use this one)
+    for helper in (getattr(_planner, 'isotime', None), getattr(_recovery, '_utc_text', None)):
+        if helper is not None and helper is not _time.isotime:
+            assert _time.isotime(moment) == helper(moment)
     assert _time.isotime(moment) == moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
     assert _time.isotime(moment, fraction=False) == moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
 
