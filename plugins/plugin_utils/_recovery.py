@@ -505,7 +505,7 @@ def _reset_fields(item):
 def _end_manager_job(ctx, item, on):
     aid = item.get('attempt_id')
     text = message('JNR101', path=item['path'], host=item['host'],
-                stopping=' (its attempt %s is stopped)' % aid if aid else '')
+                   stopping=' (its attempt %s is stopped)' % aid if aid else '')
     via = (S.RUNNING,) if State(item['state']) != S.RUNNING else ()
     return _Out(state=S.ABNORMAL_END, via=via, stop=bool(aid), message=text,
                 fields={'ended': ctx.now_text, 'rc': None, 'signal': None, 'message': text,

@@ -340,7 +340,6 @@ def operation_name(op):
     return op.value
 
 
-
 def transition(kind, op, path, current, new, *, reason=''):
     """Check a move of the item ``path`` of ``kind`` from ``current`` to ``new`` made by the operation ``op``;
     return ``new`` as a State.

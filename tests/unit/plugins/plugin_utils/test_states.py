@@ -230,7 +230,7 @@ MOVE_MADE_BY = [
 
 
 @pytest.mark.parametrize('kind, current, new, made_by', MOVE_MADE_BY,
-                         ids=['%s:%s->%s' % (k.value, s, t) for k, s, t, _ in MOVE_MADE_BY])
+                         ids=['%s:%s->%s' % (k.value, s, t) for k, s, t, _made_by in MOVE_MADE_BY])
 def test_each_move_is_made_by_its_operations_only(kind, current, new, made_by):
     assert {op for op in RULE_SETS if can_transition(kind, op, current, new)} == made_by
     for op in RULE_SETS:
