@@ -119,6 +119,15 @@ class ActionModule(JobnetAction):
                                                       problems=problems)
                       if i['state'] != State.NOT_SUBMITTED.value]
         candidates.sort(key=lambda i: (i['operation_date'], i['frame']))
+        if args.get('operation_date') is None:
+            # ended instances of dates before the live ones are history: kept, never changed by recovery
+            oldest = _day.oldest_live_date(store, days=self.option('live_days', task_vars), problems=[])
+            history = [i for i in candidates if _day.is_history(i, oldest)]
+            if history:
+                candidates = [i for i in candidates if not _day.is_history(i, oldest)]
+                say('jobnet: %d ended instance(s) of operation dates before %s are history and not recovered '
+                    '(live_days; recover them with -e operation_date=DATE, remove them with jobnet.scheduler.purge)'
+                    % (len(history), oldest))
         leases, refused, polls, options, hosts = {}, [], {}, {}, set()
         for iid, probs in corrupt_by_instance(problems).items():
             refused.append('%s not recovered: %s' % (iid, _store.CorruptRecord(getattr(store, 'url', ''), probs)))
@@ -308,8 +317,8 @@ class ActionModule(JobnetAction):
             made, lines = _day.recover_days(store, engine, now=now, catch_up=bool(args.get('catch_up')),
                                             problems=problems, preview=self._task.check_mode)
             for problem in problems:
-                say('jobnet: schedule record %s %s' % (problem.get('key') or problem.get('record'),
-                                                      problem.get('reason')))
+                where = problem.get('key') or problem.get('record')
+                say('jobnet: schedule record %s %s' % (where, problem.get('reason')))
             for line in lines:
                 say('jobnet: %s%s' % ('check mode: ' if self._task.check_mode else '', line))
             messages.extend(lines)

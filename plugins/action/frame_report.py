@@ -72,8 +72,8 @@ class ActionModule(JobnetAction):
                                     and (not args.get('frame') or any(f['frame'] == args['frame']
                                                                       for f in d['frames']))]
                 for problem in problems:
-                    say('jobnet: schedule record %s %s' % (problem.get('key') or problem.get('record'),
-                                                          problem.get('reason')))
+                    where = problem.get('key') or problem.get('record')
+                    say('jobnet: schedule record %s %s' % (where, problem.get('reason')))
             charts = self.write_charts(store, iids, args, task_vars)
             for data in ((args.get('leases') or {}) if not self._task.check_mode else {}).values():
                 try:

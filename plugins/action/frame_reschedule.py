@@ -6,7 +6,12 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
+    EVENTS_RETURNED,
+    JobnetAction,
+    documented_spec,
+    say,
+)
 
 
 class ActionModule(JobnetAction):
@@ -18,12 +23,12 @@ class ActionModule(JobnetAction):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        _spec, args = self.validate_argument_spec(argument_spec={
+        _spec, args = self.validate_argument_spec(argument_spec=documented_spec('frame_reschedule', {
             'frame': {'type': 'str', 'required': True},
             'operation_date': {'type': 'str'},
             'start_at': {'type': 'str', 'required': True},
             'store': {'type': 'str', 'no_log': False},
-        })
+        }))
         date = self.check_date(args.get('operation_date') or self.today())
         iid = _engine.instance_id(args['frame'], date)
         store = self.open_store(task_vars)
@@ -36,8 +41,8 @@ class ActionModule(JobnetAction):
             raise AnsibleActionFail('reschedule failed: %s' % exc)
         finally:
             store.close()
-        say('jobnet: %s%s starts at %s (was %s)' % ('check mode: ' if self._task.check_mode else '', iid, new,
-                                                   old or 'no start time'))
+        mode = 'check mode: ' if self._task.check_mode else ''
+        say('jobnet: %s%s starts at %s (was %s)' % (mode, iid, new, old or 'no start time'))
         result.update({'changed': old != new, 'instance': iid, 'start_at': new, 'was': old,
                        'events': engine.events[-EVENTS_RETURNED:]})
         return result

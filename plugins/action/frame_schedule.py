@@ -6,8 +6,13 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _schedule, _secrets, _store
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (EVENTS_RETURNED, JobnetAction, say,
-                                                                               write_json_file)
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
+    EVENTS_RETURNED,
+    JobnetAction,
+    documented_spec,
+    say,
+    write_json_file,
+)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import utcnow
 
 
@@ -22,17 +27,17 @@ class ActionModule(JobnetAction):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        _spec, args = self.validate_argument_spec(argument_spec={
+        _spec, args = self.validate_argument_spec(argument_spec=documented_spec('frame_schedule', {
             'schedule_file': {'type': 'path'},
             'schedule_name': {'type': 'str'},
             'operation_date': {'type': 'str'},
-            'plan_days': {'type': 'int', 'default': 1},
+            'plan_days': {'type': 'int'},
             'plan_json': {'type': 'path'},
-            'catch_up': {'type': 'bool', 'default': False},
+            'catch_up': {'type': 'bool'},
             'submit': {'type': 'list', 'elements': 'str'},
             'store': {'type': 'str', 'no_log': False},
             'lease_ttl': {'type': 'float'},
-        })
+        }))
         # everything is checked before the store is opened: the schedule, every frame file, the hosts, the date
         path = args.get('schedule_file')
         if path is None or not str(path).strip():
@@ -71,7 +76,7 @@ class ActionModule(JobnetAction):
             raise AnsibleActionFail('submit: %s not in schedule %s (frames: %s)'
                                     % (', '.join(unknown), name, ', '.join(sorted(schedule.entries))))
         limits = self.max_running(task_vars, sorted(frame_hosts))
-        self.option('lease_ttl', task_vars, _engine.DEFAULTS['lease_ttl'])
+        self.option('lease_ttl', task_vars)   # a bad setting is refused before the store is opened
         plan = _schedule.plan(schedule, date, days)
         if self._task.check_mode or args.get('plan_json'):
             if args.get('plan_json'):

@@ -124,6 +124,41 @@ options:
     vars:
       - name: jobnet_adopt_manager_jobs
     version_added: 0.1.0
+  catch_up:
+    description:
+      - An extension to the recovery tables. On - a frame of a day schedule whose start time passed during a
+        controller failure starts at once after recovery, instead of staying C(not_submitted) (table 5.428 rows A-2
+        and B-1); what Airflow calls catch-up.
+      - Precedence, highest first - a setting of the frame itself, variable C(jobnet_catch_up), environment
+        E(JOBNET_CATCH_UP), C(catch_up) in the C([jobnet]) section of C(ansible.cfg), the default.
+    type: bool
+    default: false
+    env:
+      - name: JOBNET_CATCH_UP
+    ini:
+      - section: jobnet
+        key: catch_up
+    vars:
+      - name: jobnet_catch_up
+    version_added: 0.1.0
+  live_days:
+    description:
+      - How many operation dates recovery covers for instances that have ended - the current one and the ones
+        before it (C(2) - today and yesterday). Instances that have not ended are always recovered, whatever their
+        date. Older ended instances are history - kept and readable, never changed by recovery (not even with
+        O(end_recover) off); C(jobnet.scheduler.purge) removes them on purpose.
+      - The current operation date is the controller's calendar date, and for the frames of a schedule the date
+        whose base time passed last in the schedule's zone.
+    type: int
+    default: 2
+    env:
+      - name: JOBNET_LIVE_DAYS
+    ini:
+      - section: jobnet
+        key: live_days
+    vars:
+      - name: jobnet_live_days
+    version_added: 0.1.0
   lease_ttl:
     description:
       - Seconds a controller's lease on a frame instance lasts without renewal. A controller that died is

@@ -389,3 +389,63 @@ def recovery_start_message(store, iid):
     if overrides and isinstance(overrides[-1], dict):
         return _messages.message('PEX056/reschedule', iid=iid, start_at=overrides[-1].get('start_at'))
     return _recovery.start_message(iid)
+
+
+#: An instance in one of these states has ended: before the live dates it is history.
+ENDED_STATES = frozenset({'normal_end', 'abnormal_end', 'skip_end'})
+
+
+def oldest_live_date(store, now=None, days=LIVE_DAYS, problems=None):
+    """The oldest operation date (YYYY-MM-DD) recovery covers for ended instances: ``days - 1`` days before the
+    earliest current operation date (the controller's calendar date, and each schedule's in its zone)."""
+    now = now or utcnow()
+    current = [now.astimezone().date()]
+    for schedule in load_schedules(store, problems=problems).values():
+        current.append(_schedule.operation_date_at(schedule, now))
+    return (min(current) - datetime.timedelta(days=max(1, int(days)) - 1)).isoformat()
+
+
+def is_history(summary, oldest):
+    """Whether an instance (a record or a listing's summary) is history: ended, and of a date before ``oldest``."""
+    return summary.get('state') in ENDED_STATES and str(summary.get('operation_date')) < oldest
+
+
+# ------------------------------------------------------------------------------------------------------------
+# History: removed on purpose
+
+def purge(store, engine, before, *, frame=None, preview=False):
+    """Remove the ended instances of operation dates before ``before`` (YYYY-MM-DD) - their records, items,
+    events and lease - and the day schedule records of those dates. An instance that has not ended, or that a
+    live controller holds, is kept and named. Returns ``{'removed': [...], 'kept': [(iid, why)], 'days': [...]}``.
+    """
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine
+
+    removed, kept, days = [], [], []
+    problems = []
+    for summary in store.list_instances(problems=problems):
+        if str(summary.get('operation_date')) >= before or (frame and summary.get('frame') != frame):
+            continue
+        iid = summary['id']
+        if summary.get('state') not in ENDED_STATES and summary.get('state') != 'not_submitted':
+            kept.append((iid, 'it is %s, not ended: recover, rerun or init it first' % summary.get('state')))
+            continue
+        if preview:
+            removed.append(iid)
+            continue
+        try:
+            lease = engine.acquire(iid)
+        except _engine.EngineError as exc:
+            kept.append((iid, str(exc)))
+            continue
+        store.delete_instance(iid, lease)
+        removed.append(iid)
+    for problem in problems:
+        kept.append((problem.get('instance') or '?', 'its record is damaged (%s); remove it by hand'
+                     % problem.get('reason')))
+    if frame is None:
+        for key, record in store.list_schedule_records(DAY_PREFIX, problems=[]).items():
+            if str(record.get('operation_date') or key.rsplit('/', 1)[-1]) < before:
+                days.append(key)
+                if not preview:
+                    store.delete_schedule_record(key)
+    return {'removed': removed, 'kept': kept, 'days': days}

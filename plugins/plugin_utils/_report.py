@@ -77,8 +77,8 @@ def schedule_table(days):
         made = ('created %s by %s' % (day.get('created_at'), day.get('created_by')) if day.get('created')
                 else 'not created (base time %s)' % day.get('base'))
         lines.append('schedule %s  operation date %s  %s' % (day['schedule'], day['operation_date'], made))
-        rows = [(f['frame'], f.get('start') or 'at once', f.get('state') or ('-' if day.get('created')
-                                                                            else 'planned'))
+        unknown = '-' if day.get('created') else 'planned'
+        rows = [(f['frame'], f.get('start') or 'at once', f.get('state') or unknown)
                 for f in day.get('frames') or []]
         if not rows:
             lines.append('  (no frame runs on this date)')

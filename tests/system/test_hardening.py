@@ -229,8 +229,8 @@ def test_a_corrupt_instance_or_lease_beside_healthy_ones_refuses_only_itself(tes
         status.stdout[-3000:]
 
 
-def test_a_partial_launch_in_a_frame_starts_each_job_once_and_rerun_starts_only_the_refused(testenv, tmp_path,
-                                                                                             run_playbook):
+def test_a_partial_launch_in_a_frame_starts_each_job_once_and_rerun_starts_only_the_refused(
+        testenv, tmp_path, run_playbook):
     """A real partial launch: agent1's module Python may open 30 files, so one launch call of 40 jobs starts some
     supervisors and refuses the rest. The started ones are recorded running and end normal_end; the refused ones
     end abnormal_end naming the reason; a rerun starts only those. The ledger proves one start per job."""
@@ -244,10 +244,9 @@ def test_a_partial_launch_in_a_frame_starts_each_job_once_and_rerun_starts_only_
     overlay = tmp_path / 'overlay.ini'
     overlay.write_text('[agents]\nagent1 ansible_python_interpreter=%s\n' % wrapper)
     names = ['j%02d' % i for i in range(40)]
-    frame = {'frame': 'partial', 'jobs': [
-        {'name': n, 'host': 'agent1', 'shell': 'echo "%s start $(date +%%s.%%N) $$" >> %s; sleep 2; '
-                                                'echo "%s end $(date +%%s.%%N) ok" >> %s' % (n, ledger, n, ledger)}
-        for n in names]}
+    body = 'echo "%s start $(date +%%s.%%N) $$" >> %s; sleep 2; echo "%s end $(date +%%s.%%N) ok" >> %s'
+    frame = {'frame': 'partial', 'jobs': [{'name': n, 'host': 'agent1', 'shell': body % (n, ledger, n, ledger)}
+                                          for n in names]}
     path = write_frame(tmp_path, frame)
     iid = 'partial@%s' % DATE
     try:

@@ -784,8 +784,8 @@ def test_hosts_sharing_one_machine_and_root_each_list_only_their_own_jobs(prefix
     assert [j['id'] for j in mine['jobs']] == [prefix + '-1'], mine['jobs']
     assert mine['jobs'][0]['labels'] == {'host': 'l1'}
     theirs = adhoc('l2', 'job_info', dict(root=root, output=False))
-    assert [j['id'] for j in theirs['jobs']] == [prefix + '-2'] and theirs['jobs'][0]['labels'] == {'k': 'v',
-                                                                                                   'host': 'l2'}
+    assert [j['id'] for j in theirs['jobs']] == [prefix + '-2']
+    assert theirs['jobs'][0]['labels'] == {'k': 'v', 'host': 'l2'}
     every = adhoc('l1', 'job_info', dict(root=root, output=False, host='*'))
     assert sorted(j['id'] for j in every['jobs']) == [prefix + '-1', prefix + '-2']
     by_id = adhoc('l1', 'job_info', dict(root=root, output=False, ids=[prefix + '-2']))

@@ -187,3 +187,43 @@ def test_a_schedule_name_is_checked():
     assert _day.schedule_name('/x/y.yml', 'payroll') == 'payroll'
     with pytest.raises(_day.DayError, match='cannot name a schedule'):
         _day.schedule_name('/x/y.yml', 'a b')
+
+
+def _ended(store, frame, date, state='normal_end'):
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model
+    defn = _model.normalise({'frame': frame, 'jobs': [{'name': 'a', 'host': 'localhost', 'shell': 'true'}]},
+                            hosts={'localhost'})
+    inst = _engine.make_instance(defn, date)
+    inst['state'] = state
+    store.create_instance(inst, _engine.initial_items(defn))
+    return inst['id']
+
+
+def test_ended_instances_before_the_live_dates_are_history_the_others_are_not(store, schedule):
+    now = at('09:00')
+    oldest = _day.oldest_live_date(store, now=now, days=2)
+    assert oldest == '2027-01-03'
+    assert _day.is_history({'state': 'normal_end', 'operation_date': '2027-01-02'}, oldest)
+    assert not _day.is_history({'state': 'normal_end', 'operation_date': '2027-01-03'}, oldest)
+    assert not _day.is_history({'state': 'running', 'operation_date': '2020-01-01'}, oldest)   # never ended
+    assert not _day.is_history({'state': 'waiting', 'operation_date': '2020-01-01'}, oldest)
+    # a schedule whose current operation date is still the day before (before its base time) widens the window
+    _day.save_schedule(store, schedule, 'nightly')
+    assert _day.oldest_live_date(store, now=at('04:00'), days=2) == '2027-01-02'
+
+
+def test_purge_removes_ended_history_and_old_day_records_and_keeps_what_has_not_ended(store, schedule):
+    old = _ended(store, 'old', '2027-01-01')
+    live = _ended(store, 'live', '2027-01-01', state='running')
+    new = _ended(store, 'new', '2027-01-04')
+    store.put_schedule_record(_day.day_key('nightly', '2027-01-01'), {'operation_date': '2027-01-01'})
+    store.put_schedule_record(_day.day_key('nightly', '2027-01-04'), {'operation_date': '2027-01-04'})
+    preview = _day.purge(store, engine(store), '2027-01-03', preview=True)
+    assert preview['removed'] == [old] and store.get_instance(old) is not None
+    out = _day.purge(store, engine(store), '2027-01-03')
+    assert out['removed'] == [old] and store.get_instance(old) is None
+    assert [iid for iid, _why in out['kept']] == [live] and store.get_instance(live) is not None
+    assert store.get_instance(new) is not None
+    assert out['days'] == ['day/nightly/2027-01-01']
+    assert list(store.list_schedule_records('day/')) == ['day/nightly/2027-01-04']
+    assert store.read_events(old) == []
