@@ -51,8 +51,7 @@ class ActionModule(JobnetAction):
 
     _requires_connection = True  # phase poll talks to the task's host; plan and apply run on localhost
     _VALID_ARGS = frozenset(('phase', 'plan', 'polls', 'store', 'lease_ttl', 'operation_date', 'frame',
-                             'manager_hosts', 'manager_root', 'root', 'unreachable_retries', 'unreachable_delay',
-                             'catch_up')
+                             'manager_hosts', 'manager_root', 'root', 'unreachable_retries', 'unreachable_delay')
                             + OPTION_NAMES)
 
     def run(self, tmp=None, task_vars=None):
@@ -71,7 +70,6 @@ class ActionModule(JobnetAction):
             'operation_date': {'type': 'str'},
             'frame': {'type': 'str'},
             'manager_hosts': {'type': 'list', 'elements': 'str'},
-            'catch_up': {'type': 'bool'},
         }
         for name in OPTION_NAMES:
             spec[name] = {'type': 'bool'}
@@ -314,7 +312,9 @@ class ActionModule(JobnetAction):
         days = []
         if args.get('frame') is None and args.get('operation_date') is None:
             problems = []
-            made, lines = _day.recover_days(store, engine, now=now, catch_up=bool(args.get('catch_up')),
+            catch_up = _recovery.RecoveryOptions.from_mapping({'catch_up': args.get('catch_up')},
+                                                              base=self.base_options(args, task_vars)).catch_up
+            made, lines = _day.recover_days(store, engine, now=now, catch_up=catch_up,
                                             problems=problems, preview=self._task.check_mode)
             for problem in problems:
                 where = problem.get('key') or problem.get('record')

@@ -38,7 +38,7 @@ DATE_RE = re.compile(r'(\d{4})-(\d{2})-(\d{2})\Z')
 ATTEMPT_ID_RE = re.compile(r'[A-Za-z0-9._-]{1,128}\Z')
 ATTEMPT_ID_MAX = 128
 
-OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip')
+OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'catch_up')
 MAX_PROBLEMS_SHOWN = 10
 
 # Limits of a frame (docs/validation.md). Names: 64 characters (in the patterns above).

@@ -150,6 +150,7 @@ class RecoveryOptions:
     auto_rerun: bool = True             # SJ_PEX_AUTORERUN: rerun every recovered frame right after recovery
     recovery_skip: bool = False         # リカバリ処理スキップ: do not contact agents
     adopt_manager_jobs: bool = False    # extension: adopt jobs on the manager node instead of ending them
+    catch_up: bool = False              # extension: a standby frame whose start time passed starts (5.428 A-2)
 
     @classmethod
     def names(cls):
@@ -249,6 +250,8 @@ FRAME_ROW_VARIANTS = {
     ('running', 'agents'): Row('5.429', 'running with jobs on agent nodes', 'derive'),
     ('standby', 'before'): Row('5.429', 'standby, recovery ended before the start time', 'keep'),
     ('standby', 'after'): Row('5.429', 'standby, recovery ended after the start time', 'reset'),
+    ('standby', 'catch_up'): Row('5.429', 'standby, recovery ended after the start time, catch_up on: it starts',
+                                 'keep'),
     ('normal_end', 'end_recover off'): Row('5.429', 'normal_end (end_recover off: not_submitted)', 'reset'),
     ('skip_end', 'end_recover off'): Row('5.429', 'skip_end (end_recover off: not_submitted)', 'reset'),
 }
@@ -727,6 +730,8 @@ def _frame_row(instance, items, options, manager_hosts, now, start_at):
         return FRAME_ROW_VARIANTS[(state.value, which)]
     if row.action == 'by_start_time':
         before = start_at is None or now < start_at
+        if not before and options.catch_up:
+            return FRAME_ROW_VARIANTS[('standby', 'catch_up')]
         return FRAME_ROW_VARIANTS[('standby', 'before' if before else 'after')]
     if row.action == 'keep_ended' and not options.end_recover:
         return FRAME_ROW_VARIANTS[(state.value, 'end_recover off')]
