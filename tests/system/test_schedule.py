@@ -298,3 +298,25 @@ def test_check_mode_writes_the_plan_of_a_year_and_records_nothing(testenv, tmp_p
     assert doc['days'][3]['frames'] == [{'frame': 'm', 'start': '2027-01-05T01:30:00+09:00'}]     # Mon 4th
     assert doc['days'][2]['frames'] == [{'frame': 'w', 'start': None}]                            # Sun 3rd
     assert not os.path.exists(sqlite_path(url))
+
+
+def test_catch_up_starts_a_frame_whose_start_time_passed_during_the_failure(testenv, tmp_path, run_playbook):
+    ledger = str(ledger_dir() / 'ledger')
+    url = 'sqlite:///%s' % (tmp_path / 'state.db')
+    env = {'JOBNET_STORE': url}
+    t0 = datetime.datetime.now(UTC).replace(microsecond=0)
+    base = t0 - datetime.timedelta(seconds=60)
+    date = base.date().isoformat()
+    start = t0 + datetime.timedelta(seconds=12)
+    path = write_schedule(tmp_path, base, [('k', {'start_at': hms(start)})], {'k': quick('k', 'agent1', ledger)})
+    proc = start_playbook(testenv, schedule_argv(path), str(tmp_path / 'schedule.log'), env=env)
+    try:
+        wait_for('k to be submitted', lambda: (instance(url, 'k@%s' % date) or {}).get('state') == 'standby',
+                 timeout=60)
+    finally:
+        kill9(proc)
+    until(start + datetime.timedelta(seconds=2))
+    out = run_playbook(['jobnet.scheduler.recover', '-e', 'catch_up=true'], env=env, timeout=300)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert instance(url, 'k@%s' % date)['state'] == 'normal_end'        # A-2 with catch_up: it starts after all
+    assert len(starts(ledger, 'k')) == 1 and starts(ledger, 'k')[0] >= start.timestamp()

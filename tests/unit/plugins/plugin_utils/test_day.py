@@ -227,3 +227,29 @@ def test_purge_removes_ended_history_and_old_day_records_and_keeps_what_has_not_
     assert out['days'] == ['day/nightly/2027-01-01']
     assert list(store.list_schedule_records('day/')) == ['day/nightly/2027-01-04']
     assert store.read_events(old) == []
+
+
+def test_a_time_override_is_refused_while_a_recovery_holds_the_instance(store, schedule):
+    made = _day.make_day(store, engine(store), schedule, 'nightly', DATE, now=at('05:00'))
+    iid = 'late@%s' % DATE
+    store.release_lease(_engine.lease_from_dict(_store, made.leases[iid]))
+    recovering = _engine.Engine(store, _store, owner=_engine.controller_owner('recover'))
+    recovering.acquire(iid)
+    with pytest.raises(_day.DayError, match='JNR110 reschedule refused on %s: not allowed during recovery '
+                                            r'\(5.5.3.3 note 15\)' % iid):
+        _day.reschedule(store, engine(store), iid, '11:00')
+
+
+def test_a_time_override_reads_a_time_with_the_schedule_s_base_time_rule_and_is_kept(store, schedule):
+    _day.save_schedule(store, schedule, 'nightly')
+    _day.make_day(store, engine(store), schedule, 'nightly', DATE, now=at('05:00'))
+    iid = 'late@%s' % DATE
+    old, new = _day.reschedule(store, engine(store), iid, '04:30')      # before the base time: the next day
+    assert (old, new) == ('2027-01-04T10:00:00+00:00', '2027-01-05T04:30:00+00:00')
+    defn = store.get_instance(iid)['definition']
+    assert defn['start_at'] == new and defn['start_overrides'][-1]['was'] == old
+    assert 'JNR126' in store.read_events(iid)[-1]['reason']
+    assert _day.recovery_start_message(store, iid).startswith(
+        'PEX056 frame recovery started: %s [start date converting]' % iid)
+    with pytest.raises(_day.DayError, match='start_at'):
+        _day.reschedule(store, engine(store), iid, 'soon')
