@@ -19,6 +19,10 @@ Printed (medians over --repeat runs; not a test, asserts nothing):
      whose caches are cold (goal: under 5 s);
   4. the creation of one day's schedule (which frames run and when each starts) on a cold schedule
      (goal: under 5 s);
+  5. the creation of one day's schedule in a real SQLite state store: the day record and one submitted
+     instance per frame of the day (``_day.make_day``, what ``jobnet.scheduler.schedule`` does before it drives;
+     goal: under 5 s), printed against one ``ansible-playbook jobnet.scheduler.run`` of a one-job frame on
+     localhost measured in the same run (``--no-playbook`` leaves that out);
 each with its ratio to the baseline.
 """
 
@@ -151,6 +155,7 @@ def main(argv=None):
     ap.add_argument('--repeat', type=int, default=5, help='runs per figure; the median is printed (5)')
     ap.add_argument('--first', default='2027-01-01', help='first operation date of the plan (2027-01-01)')
     ap.add_argument('--keep', action='store_true', help='keep the temporary folder')
+    ap.add_argument('--no-playbook', action='store_true', help='do not time one real run of one frame')
     args = ap.parse_args(argv)
     model, schedule_module = import_modules()
     hosts = {'localhost', 'agent1', 'agent2', 'agent3'}
@@ -177,6 +182,9 @@ def main(argv=None):
 
         day_time, day = timed(one_day, args.repeat, cold)
         runs = sum(len(entry['frames']) for entry in json.loads(text)['days'])
+        store_time, submitted = timed_store_day(folder, schedule, first + datetime.timedelta(days=3),
+                                                max(1, min(args.repeat, 3)))
+        run_time = None if args.no_playbook else timed_run(folder, max(1, min(args.repeat, 3)))
     finally:
         if args.keep:
             print('kept %s' % folder)
@@ -197,7 +205,57 @@ def main(argv=None):
     row('plan of %d days (%d frame runs, %d bytes of JSON)' % (args.days, runs, len(text)), plan_time, True)
     row('one day\'s schedule (%d of %d frames run, with their starts)' % (len(day), args.frames), day_time, True)
     row('(not counted above) the schedule from its stored record', rebuild)
+    row('one day\'s schedule created in a SQLite store (%d instances submitted)' % submitted, store_time, True)
+    if run_time is not None:
+        print('  %-66s %9.4f s   the day schedule takes %.2fx of it'
+              % ('one ansible-playbook jobnet.scheduler.run of a one-job frame', run_time, store_time / run_time))
     return 0
+
+
+def timed_store_day(folder, schedule, day, repeat):
+    """The median time to create one day's schedule in a fresh SQLite store, and how many instances it made."""
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _schedule, _store
+    times, count = [], 0
+    base = _schedule.base_instant(schedule, day)
+    for run in range(repeat):
+        url = 'sqlite:///%s' % os.path.join(folder, 'day-%d.db' % run)
+        store = _store.open_store(url)
+        try:
+            engine = _engine.Engine(store, _store, owner=_engine.controller_owner('bench'))
+            start = time.perf_counter()
+            made = _day.make_day(store, engine, schedule, 'bench', day.isoformat(), now=base)
+            times.append(time.perf_counter() - start)
+            count = len(made.instances)
+        finally:
+            store.close()
+    return statistics.median(times), count
+
+
+def timed_run(folder, repeat):
+    """The median wall time of one ansible-playbook jobnet.scheduler.run of a one-job frame on localhost."""
+    import subprocess
+    frame = os.path.join(folder, 'one.yml')
+    with open(frame, 'w') as f:
+        f.write('frame: one\njobs:\n  - {name: a, host: localhost, shell: "true"}\n')
+    root = os.path.join(REPO, '.tmp', 'collections')
+    parts = REPO.split(os.sep)
+    if parts[-3:-2] == ['ansible_collections']:
+        root = os.sep.join(parts[:-3])
+    playbook = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+    times = []
+    for run in range(repeat):
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=root,
+                   JOBNET_STORE='sqlite:///%s' % os.path.join(folder, 'run-%d.db' % run),
+                   JOBNET_CHART_DIR=os.path.join(folder, 'charts'))
+        start = time.perf_counter()
+        out = subprocess.run([playbook, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % frame,
+                              '-e', 'operation_date=2027-01-04', '-e', 'jobnet_job_root=%s' % os.path.join(
+                                  folder, 'jobs')], env=env, capture_output=True, text=True, check=False)
+        times.append(time.perf_counter() - start)
+        if out.returncode != 0:
+            print('the run of one frame failed:\n%s' % out.stdout[-2000:])
+            return None
+    return statistics.median(times)
 
 
 if __name__ == '__main__':
