@@ -22,6 +22,7 @@ import copy
 import datetime
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _messages, _schedule
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import TERMINAL, Kind, State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, parse_time, utcnow
 
 SCHEDULE_PREFIX = 'schedule/'
@@ -197,7 +198,7 @@ def make_day(store, engine, schedule, name, operation_date, *, now=None, by=BY_S
         if only is not None and fname not in only:
             continue
         existing = store.get_instance(iid)
-        if existing is not None and (only is None or existing.get('state') != 'not_submitted'):
+        if existing is not None and (only is None or existing.get('state') != State.NOT_SUBMITTED.value):
             out.existing.append(iid)
             continue
         try:
@@ -214,7 +215,8 @@ def make_day(store, engine, schedule, name, operation_date, *, now=None, by=BY_S
             instance['message'] = text
             try:
                 store.create_instance(instance, _engine.initial_items(defn), events=[
-                    {'path': '', 'kind': 'frame', 'host': None, 'from': 'not_submitted', 'to': 'not_submitted',
+                    {'path': '', 'kind': Kind.FRAME.value, 'host': None, 'from': State.NOT_SUBMITTED.value,
+                     'to': State.NOT_SUBMITTED.value,
                      'reason': text, 'attempt_id': None, 'time': isotime(now)}])
             except engine.store_mod.InstanceExists:
                 out.existing.append(iid)
@@ -354,7 +356,7 @@ def reschedule(store, engine, iid, value, *, now=None, preview=False):
     holder = {}
 
     def decide(inst, items):
-        if inst['state'] != 'standby':
+        if inst['state'] != State.STANDBY.value:
             raise DayError('frame instance %s is %s: only a standby frame (submitted, before its start time) gets a '
                            'new start time' % (iid, inst['state']))
         defn = dict(inst['definition'])
@@ -366,7 +368,8 @@ def reschedule(store, engine, iid, value, *, now=None, preview=False):
         new = dict(inst, definition=defn, updated=isotime(now))
         text = _messages.message('JNR126', iid=iid, old=old or 'none', new=start.isoformat())
         holder['old'] = old
-        event = {'path': '', 'kind': 'frame', 'host': None, 'from': 'standby', 'to': 'standby', 'reason': text,
+        event = {'path': '', 'kind': Kind.FRAME.value, 'host': None, 'from': State.STANDBY.value,
+                 'to': State.STANDBY.value, 'reason': text,
                  'attempt_id': None, 'time': isotime(now)}
         return new, {}, (None, [event])
     if preview:
@@ -392,7 +395,7 @@ def recovery_start_message(store, iid):
 
 
 #: An instance in one of these states has ended: before the live dates it is history.
-ENDED_STATES = frozenset({'normal_end', 'abnormal_end', 'skip_end'})
+ENDED_STATES = frozenset(s.value for s in TERMINAL)
 
 
 def oldest_live_date(store, now=None, days=LIVE_DAYS, problems=None):
@@ -426,7 +429,7 @@ def purge(store, engine, before, *, frame=None, preview=False):
         if str(summary.get('operation_date')) >= before or (frame and summary.get('frame') != frame):
             continue
         iid = summary['id']
-        if summary.get('state') not in ENDED_STATES and summary.get('state') != 'not_submitted':
+        if summary.get('state') not in ENDED_STATES and summary.get('state') != State.NOT_SUBMITTED.value:
             kept.append((iid, 'it is %s, not ended: recover, rerun or init it first' % summary.get('state')))
             continue
         if preview:
