@@ -115,6 +115,7 @@ def test_job_partial_launch_fails_and_still_reports_jobs_started_existing_and_re
     from ansible_collections.jobnet.scheduler.plugins.module_utils import _jobrunner as jr
     root = str(tmp_path / 'jobs')
     run(job, dict(root=root, jobs=[dict(id='old', command=['true'])]), capsys)
+    until_ended(root, ['old'], capsys)    # 'old' has ended before the call that finds it existing
     real = jr.subprocess.Popen
 
     def popen(argv, **kw):
