@@ -7,18 +7,26 @@
   bad record is a problem dict ``{"instance", "path", "key", "reason"}`` (``path`` ``None`` for the instance
   record, ``key`` ``None`` when the record does not parse at all), gathered into a :class:`CorruptRecord` by the
   caller. A bad record is never changed or deleted.
+
+The required keys and types of instance and item records are ``_records``' (one place for the record shapes);
+this module turns its ``(key, reason)`` pairs into the store's problem dicts.
 """
 
 from __future__ import annotations
 
 import json
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common import (
-    _STORE_KEYS_INSTANCE,
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _records
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import (
     INSTANCE_REQUIRED,
     ITEM_REQUIRED,
     SCHEMA,
+    is_count as _is_count,
+    shown as _shown,
+    str_or_none as _str_or_none,
+)
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common import (
+    _STORE_KEYS_INSTANCE,
     CorruptRecord,
     InvalidRecord,
     Lease,
@@ -26,14 +34,6 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common im
     parse_iid,
 )
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import epoch_isotime
-
-KINDS = ('job', 'net')
-"""The kinds of an item record (the frame itself is the instance record)."""
-
-PHASES = (None, 'launching', 'launched')
-"""The launch phases of a job's attempt (``None``: no attempt in flight)."""
-
-STATES = frozenset(s.value for s in State)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -203,75 +203,11 @@ def parse_record(raw, iid, path, required, problems, record=None) -> dict | None
     return rec
 
 
-def _shown(value) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=repr)
-    if len(text) > 60:
-        text = text[:57] + '...'
-    return '%s (%s)' % (text, 'null' if value is None else type(value).__name__)
-
-
-def _is_count(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
-def _str_or_none(v) -> bool:
-    return v is None or isinstance(v, str)
-
-
-# key -> (test, what it must be): checked when the key is present (required keys are checked before)
-_ITEM_TYPES = (
-    ('path', lambda v: isinstance(v, str) and v != '', 'a non-empty string'),
-    ('kind', lambda v: v in KINDS, "'job' or 'net'"),
-    ('state', lambda v: isinstance(v, str) and v in STATES, 'a known state'),
-    ('host', _str_or_none, 'a string or null'),
-    ('parent', _str_or_none, 'a string or null'),
-    ('attempt', _is_count, 'a whole number >= 0'),
-    ('attempt_id', _str_or_none, 'a string or null'),
-    ('phase', lambda v: v in PHASES, "null, 'launching' or 'launched'"),
-    ('flags', lambda v: isinstance(v, dict), 'an object'),
-    ('opened', lambda v: isinstance(v, bool), 'true or false'),
-)
-
-_INSTANCE_TYPES = (
-    ('state', lambda v: isinstance(v, str) and v in STATES, 'a known state'),
-    ('flags', lambda v: isinstance(v, dict), 'an object'),
-    ('opened', lambda v: isinstance(v, bool), 'true or false'),
-    ('definition', lambda v: isinstance(v, dict), 'an object'),
-)
-
-
-def _type_problems(rec: dict, table, iid, path, problems: list) -> bool:
-    ok = True
-    for key, test, what in table:
-        if key in rec and not test(rec[key]):
-            problems.append({'instance': iid, 'path': path, 'key': key,
-                             'reason': 'key %r is %s, expected %s' % (key, _shown(rec[key]), what)})
-            ok = False
-    return ok
-
-
-def _definition_problems(iid, defn: dict, problems: list) -> bool:
-    if 'items' not in defn:
-        return True
-    items = defn['items']
-    if not isinstance(items, list):
-        problems.append({'instance': iid, 'path': None, 'key': 'definition.items',
-                         'reason': 'key %r is %s, expected a list of items' % ('definition.items', _shown(items))})
-        return False
-    ok = True
-    for i, d in enumerate(items):
-        reason = None
-        if not isinstance(d, dict):
-            reason = 'is %s, expected an object' % _shown(d)
-        elif not isinstance(d.get('path'), str) or not d['path']:
-            reason = 'has path %s, expected a non-empty string' % _shown(d.get('path'))
-        elif d.get('kind') not in KINDS:
-            reason = "has kind %s, expected 'job' or 'net'" % _shown(d.get('kind'))
-        if reason:
-            problems.append({'instance': iid, 'path': None, 'key': 'definition.items',
-                             'reason': 'definition item #%d %s' % (i, reason)})
-            ok = False
-    return ok
+def _type_problems(iid, path, found, problems: list) -> bool:
+    """``found``: ``_records``' ``[(key, reason)]`` of one record, appended to ``problems`` as problem dicts."""
+    for key, reason in found:
+        problems.append({'instance': iid, 'path': path, 'key': key, 'reason': reason})
+    return not found
 
 
 def parse_instance(iid: str, raw, version, problems: list) -> dict | None:
@@ -283,10 +219,7 @@ def parse_instance(iid: str, raw, version, problems: list) -> dict | None:
         problems.append({'instance': iid, 'path': None, 'key': 'id',
                          'reason': 'the record carries id %r' % (rec.get('id'),)})
         return None
-    ok = _type_problems(rec, _INSTANCE_TYPES, iid, None, problems)
-    if isinstance(rec.get('definition'), dict) and not _definition_problems(iid, rec['definition'], problems):
-        ok = False
-    if not ok:
+    if not _type_problems(iid, None, _records.instance_problems(rec), problems):
         return None
     rec['version'] = int(version or 0)
     return rec
@@ -303,7 +236,7 @@ def parse_items(iid: str, rows, problems: list) -> dict:
             problems.append({'instance': iid, 'path': path, 'key': 'path',
                              'reason': 'the record carries path %r' % (rec.get('path'),)})
             continue
-        if not _type_problems(rec, _ITEM_TYPES, iid, path, problems):
+        if not _type_problems(iid, path, _records.item_problems(rec), problems):
             continue
         items[path] = rec
     return items
