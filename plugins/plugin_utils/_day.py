@@ -22,6 +22,7 @@ import copy
 import datetime
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _messages, _schedule
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Event
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import TERMINAL, Kind, State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, parse_time, utcnow
 
@@ -215,9 +216,8 @@ def make_day(store, engine, schedule, name, operation_date, *, now=None, by=BY_S
             instance['message'] = text
             try:
                 store.create_instance(instance, _engine.initial_items(defn), events=[
-                    {'path': '', 'kind': Kind.FRAME.value, 'host': None, 'from': State.NOT_SUBMITTED.value,
-                     'to': State.NOT_SUBMITTED.value,
-                     'reason': text, 'attempt_id': None, 'time': isotime(now)}])
+                    Event.new('', Kind.FRAME, None, State.NOT_SUBMITTED, State.NOT_SUBMITTED, text, None,
+                              isotime(now)).to_dict()])
             except engine.store_mod.InstanceExists:
                 out.existing.append(iid)
                 continue
@@ -368,9 +368,7 @@ def reschedule(store, engine, iid, value, *, now=None, preview=False):
         new = dict(inst, definition=defn, updated=isotime(now))
         text = _messages.message('JNR126', iid=iid, old=old or 'none', new=start.isoformat())
         holder['old'] = old
-        event = {'path': '', 'kind': Kind.FRAME.value, 'host': None, 'from': State.STANDBY.value,
-                 'to': State.STANDBY.value, 'reason': text,
-                 'attempt_id': None, 'time': isotime(now)}
+        event = Event.new('', Kind.FRAME, None, State.STANDBY, State.STANDBY, text, None, isotime(now)).to_dict()
         return new, {}, (None, [event])
     if preview:
         inst, items = store.load(iid)

@@ -24,6 +24,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     Planner,
     initial_items,
 )
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Instance
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, utcnow
 
@@ -119,25 +120,8 @@ def instance_id(frame, operation_date):
 
 
 def make_instance(defn, operation_date, options=None):
-    import secrets
-    alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'
-    now = isotime()
-    return {
-        'id': instance_id(defn['frame'], operation_date),
-        'frame': defn['frame'],
-        'operation_date': operation_date,
-        'uid': ''.join(secrets.choice(alphabet) for _i in range(6)),
-        'state': State.NOT_SUBMITTED.value,
-        'definition': defn,
-        'options': dict(options or {}),
-        'flags': {'stopped': False},
-        'opened': False,
-        'submitted': None,
-        'started': None,
-        'ended': None,
-        'updated': now,
-        'schema': 1,
-    }
+    """The ``not_submitted`` instance record of a frame for ``operation_date`` (:meth:`_records.Instance.new`)."""
+    return Instance.new(defn, operation_date, options, now=isotime()).to_dict()
 
 
 def start_at_of(instance):
