@@ -7,8 +7,9 @@ marks applied, nets and the frame derived from their children) and which queued 
 Operations (rerun, init, skip, pause, release, stop, force start) are methods too, so that every state change
 goes through :func:`_states.transition`, checked against the rules of the operation that makes it.
 
-Records are plain dicts (see ``docs/design.md``); the planner works on copies and reports the records it
-changed, so that the store writes one record per changed item and never a whole frame.
+Records are plain dicts (see ``docs/design.md``), built and reset through ``_records`` (new items, events, the
+fields an init clears); the planner works on copies and reports the records it changed, so that the store writes
+one record per changed item and never a whole frame.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import datetime as _dt
 import functools
 
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Event, Instance, Item, Phase
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
     Op,
     State,
@@ -39,8 +41,9 @@ _LIVE_FAIL = 'live+fail'  # a net still active with an abnormal end inside (has_
 _HELD = 'held'        # needs an operator: paused, or waiting behind a paused item
 _BLOCKED = 'blocked'  # waiting behind an abnormal end: cannot start until a rerun
 
-LAUNCHING = 'launching'
-LAUNCHED = 'launched'
+# the launch phases of an attempt, as the records hold them (plain strings: see _records.Phase)
+LAUNCHING = Phase.LAUNCHING.value
+LAUNCHED = Phase.LAUNCHED.value
 
 
 class OperationError(ValueError):
@@ -57,35 +60,12 @@ def isotime(value=None):
 
 
 def new_item(definition):
-    """The ``not_submitted`` record of one net or job of a definition."""
-    item = {
-        'path': definition['path'],
-        'kind': definition['kind'],
-        'parent': definition.get('parent', ''),
-        'host': definition.get('host') if definition['kind'] == JOB else None,
-        'state': State.NOT_SUBMITTED.value,
-        'flags': {
-            'skip': bool(definition.get('skip')),
-            'pause': bool(definition.get('pause')),
-            'stopped': False,
-            'force': False,
-        },
-        'attempt': 0,
-        'attempt_id': None,
-        'phase': None,
-        'started': None,
-        'ended': None,
-        'rc': None,
-        'signal': None,
-        'message': '',
-        'updated': None,
-    }
-    if definition['kind'] == NET:
-        item['opened'] = False
-    return item
+    """The ``not_submitted`` record of one net or job of a definition (:meth:`_records.Item.new`)."""
+    return Item.new(definition).to_dict()
 
 
 def initial_items(defn):
+    """``{path: record}`` of every net and job of a definition, not submitted."""
     return {d['path']: new_item(d) for d in defn['items']}
 
 
@@ -205,9 +185,8 @@ class Planner:
                     item['ended'] = isotime(self.now)
                 elif new in (State.RUNNING, State.HAS_ERRORS, State.WAITING):
                     item['ended'] = None
-            self.events.append({'path': path, 'kind': item['kind'], 'host': item.get('host'),
-                                'from': old.value, 'to': new.value, 'reason': reason,
-                                'attempt_id': item.get('attempt_id'), 'time': isotime(self.now)})
+            self.events.append(Event.new(path, item['kind'], item.get('host'), old, new, reason,
+                                         item.get('attempt_id'), isotime(self.now)).to_dict())
         self._touch(path)
         return new
 
@@ -216,8 +195,7 @@ class Planner:
         new = transition(FRAME, self._rule_of(op), self.instance['frame'], old, new, reason=reason)
         if new != old:
             self.instance['state'] = new.value
-            self.events.append({'path': '', 'kind': FRAME, 'host': None, 'from': old.value, 'to': new.value,
-                                'reason': reason, 'attempt_id': None, 'time': isotime(self.now)})
+            self.events.append(Event.new('', FRAME, None, old, new, reason, None, isotime(self.now)).to_dict())
             if new in TERMINAL:
                 self.instance['ended'] = isotime(self.now)
             elif new == State.RUNNING and not self.instance.get('started'):
@@ -723,20 +701,13 @@ class Planner:
                    if self.items[p].get('attempt_id')]
         for p in targets:
             item = self.items[p]
-            item.update({'attempt_id': None, 'phase': None, 'started': None, 'ended': None, 'rc': None,
-                         'signal': None, 'message': ''})
-            item['flags']['stopped'] = False
-            item['flags']['force'] = False
-            d = self.defs[p]
-            item['flags']['skip'] = bool(d.get('skip'))
-            item['flags']['pause'] = bool(d.get('pause'))
-            if item['kind'] == NET:
-                item['opened'] = False
+            fields, flags = Item.init_reset(self.defs[p])  # the attempt counter is kept
+            item.update(fields)
+            item['flags'].update(flags)
             self.set_item_state(p, State.NOT_SUBMITTED, 'force init' if force else 'init', op=Op.INIT)
         if not path:
-            self.instance['opened'] = False
+            self.instance.update(Instance.cleared_run())
             self.instance.setdefault('flags', {}).update(stopped=False, skip=False, pause=False)
-            self.instance['started'] = self.instance['ended'] = None
             self.set_frame_state(State.NOT_SUBMITTED, 'force init' if force else 'init', op=Op.INIT)
         else:
             # a net or job put back into a running frame waits for its conditions again

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields as _dc_fields, replace as _dc_r
 from enum import Enum
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._messages import message
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import PHASES, Event, Instance, Item, Phase
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
     Op,
     State,
@@ -40,9 +41,8 @@ S = State
 FRAME = 'frame'
 NET = 'net'
 JOB = 'job'
-LAUNCHING = 'launching'
-LAUNCHED = 'launched'
-PHASES = (None, LAUNCHING, LAUNCHED)
+LAUNCHING = Phase.LAUNCHING.value   # the launch phases as the records hold them (_records.Phase)
+LAUNCHED = Phase.LAUNCHED.value
 
 #: States ``job_info`` reports for an attempt, and the item state each one ends in.
 JOB_INFO_STATES = {
@@ -498,11 +498,8 @@ def _keep_ended(ctx, item, on):
 
 
 def _reset_fields(item):
-    if item['kind'] == JOB:
-        # the attempt counter only grows: a later run takes attempt + 1, never an id used before
-        return {'attempt_id': None, 'phase': None, 'rc': None, 'signal': None, 'started': None, 'ended': None,
-                'message': 'end_recover off: not_submitted'}
-    return {'started': None, 'ended': None, 'message': 'end_recover off: not_submitted'}
+    # the attempt counter only grows: a later run takes attempt + 1, never an id used before
+    return Item.cleared_attempt(item['kind'], message='end_recover off: not_submitted')
 
 
 def _end_manager_job(ctx, item, on):
@@ -682,9 +679,8 @@ def _apply(ctx, result, item, row, out, kind=None):
     if moves:
         changed['state'] = moves[-1][1].value
     for old, new in moves:
-        result.events.append({'path': item['path'], 'kind': kind, 'host': item.get('host'), 'from': old.value,
-                              'to': new.value, 'reason': reason, 'attempt_id': item.get('attempt_id'),
-                              'time': ctx.now_text})
+        result.events.append(Event.new(item['path'], kind, item.get('host'), old, new, reason,
+                                       item.get('attempt_id'), ctx.now_text).to_dict())
     if out.message:
         result.messages.append(out.message)
     if out.stop:
@@ -757,12 +753,12 @@ def _reset_all(ctx, result, instance, items, row, text):
     new = dict(instance)
     new['flags'] = dict(instance.get('flags') or {})
     new['flags']['stopped'] = False
-    new.update({'started': None, 'ended': None, 'opened': False})
+    new.update(Instance.cleared_run())
     moves = _moves(FRAME, instance.get('frame', ctx.iid), State(instance['state']),
                    _Out(state=S.NOT_SUBMITTED), 'recovery: %s' % row)
     for old, to in moves:
-        result.events.append({'path': '', 'kind': FRAME, 'host': None, 'from': old.value, 'to': to.value,
-                              'reason': 'recovery: %s' % row, 'attempt_id': None, 'time': ctx.now_text})
+        result.events.append(Event.new('', FRAME, None, old, to, 'recovery: %s' % row, None,
+                                       ctx.now_text).to_dict())
     new['state'] = S.NOT_SUBMITTED.value
     new['updated'] = ctx.now_text
     result.instance = new
