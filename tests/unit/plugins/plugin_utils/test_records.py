@@ -234,7 +234,7 @@ def test_phases_and_the_stores_names():
     assert PHASES == (None, 'launching', 'launched')
     assert _planner.LAUNCHING == _recovery.LAUNCHING == Phase.LAUNCHING.value == 'launching'
     assert _planner.LAUNCHED == _recovery.LAUNCHED == Phase.LAUNCHED.value == 'launched'
-    assert type(_planner.LAUNCHING) is str  # records keep plain strings
+    assert isinstance(_planner.LAUNCHING, str) and not isinstance(_planner.LAUNCHING, Phase)  # plain strings
     assert 'write-ahead' in Phase.__doc__
     assert S.INSTANCE_REQUIRED == INSTANCE_REQUIRED and S.ITEM_REQUIRED == ITEM_REQUIRED  # the store's names agree
 
