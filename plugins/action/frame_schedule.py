@@ -126,18 +126,7 @@ class ActionModule(JobnetAction):
 
     def _check(self, result, task_vars, schedule, name, date, plan, limits):
         """Check mode: what the date would run; read the store (if there is one), write nothing."""
-        exists = None
-        try:
-            store = self.open_store(task_vars, create=False)
-        except _store.NoStore:
-            store = None
-        if store is not None:
-            try:
-                exists = store.get_schedule_record(_day.day_key(name, date))
-            except _store.StoreError as exc:
-                raise AnsibleActionFail(str(exc))
-            finally:
-                store.close()
+        exists = self.read_store_if_any(task_vars, lambda store: store.get_schedule_record(_day.day_key(name, date)))
         frames = plan['days'][0]['frames']
         if exists is not None:
             msg = ('check mode: the day schedule of %s (%s) exists since %s; a run would submit only the frames '

@@ -93,18 +93,7 @@ class ActionModule(JobnetAction):
         iid = _engine.instance_id(defn['frame'], date)
         jobs = sum(1 for item in defn['items'] if item['kind'] == 'job')
         nets = len(defn['items']) - jobs
-        existing = None
-        try:
-            store = self.open_store(task_vars, create=False)
-        except _store.NoStore:
-            store = None
-        if store is not None:
-            try:
-                existing = store.get_instance(iid)
-            except _store.StoreError as exc:
-                raise AnsibleActionFail(str(exc))
-            finally:
-                store.close()
+        existing = self.read_store_if_any(task_vars, lambda store: store.get_instance(iid))
         refused = None
         if existing is not None and existing.get('state') != 'not_submitted':
             refused = ('check mode: frame instance %s is already submitted (state %s): a run would be refused (see '

@@ -10,20 +10,6 @@ several inventory hosts share one machine and job root.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._host_label import host_label_action, with_host_labels
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._host_label import with_host_labels
-
-
-class ActionModule(ActionBase):
-
-    _supports_check_mode = True
-    _supports_async = False
-
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        args = with_host_labels(self._task.args, task_vars.get('inventory_hostname'))
-        result.update(self._execute_module(module_name='jobnet.scheduler.job', module_args=args,
-                                           task_vars=task_vars))
-        return result
+ActionModule = host_label_action('jobnet.scheduler.job', with_host_labels)

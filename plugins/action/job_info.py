@@ -10,20 +10,6 @@ their own jobs.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._host_label import host_label_action, with_host_filter
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._host_label import with_host_filter
-
-
-class ActionModule(ActionBase):
-
-    _supports_check_mode = True
-    _supports_async = False
-
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        args = with_host_filter(self._task.args, task_vars.get('inventory_hostname'))
-        result.update(self._execute_module(module_name='jobnet.scheduler.job_info', module_args=args,
-                                           task_vars=task_vars))
-        return result
+ActionModule = host_label_action('jobnet.scheduler.job_info', with_host_filter)

@@ -83,6 +83,20 @@ class JobnetAction(ActionBase):
         except _store.StoreError as exc:
             raise AnsibleActionFail('cannot open the state store: %s' % exc)
 
+    def read_store_if_any(self, task_vars, read):
+        """``read(store)`` on the configured store when it exists (check mode reads, never creates); None when
+        there is no store yet. A store error fails the task."""
+        try:
+            store = self.open_store(task_vars, create=False)
+        except _store.NoStore:
+            return None
+        try:
+            return read(store)
+        except _store.StoreError as exc:
+            raise AnsibleActionFail(str(exc))
+        finally:
+            store.close()
+
     def engine(self, store, task_vars, what):
         ttl = float(self.option('lease_ttl', task_vars))
         try:

@@ -5,8 +5,9 @@
 
 """The ``host`` label of jobs: which inventory host a job belongs to where hosts share a machine.
 
-Pure functions over module arguments, used by the action plugins of jobnet.scheduler.job and job_info. Arguments
-that are not of the documented types are passed through unchanged, so the module reports them.
+Pure functions over module arguments, and the action plugin class of jobnet.scheduler.job and job_info that
+applies them. Arguments that are not of the documented types are passed through unchanged, so the module reports
+them.
 """
 
 from __future__ import annotations
@@ -40,3 +41,23 @@ def with_host_filter(args, host):
     if host and out.get('ids') is None and out.get('host') is None:
         out['host'] = host
     return out
+
+
+def host_label_action(module, adjust):
+    """An action plugin class that runs ``module`` on the task's host with its arguments passed through
+    ``adjust(args, inventory host)`` (:func:`with_host_labels` or :func:`with_host_filter`)."""
+    from ansible.plugins.action import ActionBase
+
+    class ActionModule(ActionBase):
+
+        _supports_check_mode = True
+        _supports_async = False
+
+        def run(self, tmp=None, task_vars=None):
+            task_vars = task_vars or {}
+            result = super().run(tmp, task_vars)
+            args = adjust(self._task.args, task_vars.get('inventory_hostname'))
+            result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
+            return result
+
+    return ActionModule

@@ -95,8 +95,8 @@ class RecoveryRun:
                          'jobnet.scheduler.purge)' % (len(history), oldest))
         leases, refused, polls, options, hosts = {}, [], {}, {}, set()
         for iid, probs in corrupt_by_instance(problems).items():
-            refused.append('%s not recovered: %s' % (iid, _store.CorruptRecord(getattr(self.store, 'url', ''),
-                                                                                probs)))
+            corrupt = _store.CorruptRecord(getattr(self.store, 'url', ''), probs)
+            refused.append('%s not recovered: %s' % (iid, corrupt))
         for summary in candidates:
             iid = summary['id']
             try:

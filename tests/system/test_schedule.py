@@ -226,19 +226,30 @@ def test_two_schedule_runs_at_once_create_one_day_schedule_and_start_each_frame_
         assert len(starts(ledger, frame)) == 1, (frame, read_ledger(ledger))
 
 
-def test_a_time_override_is_taken_by_the_driving_run_and_kept_by_recovery(testenv, tmp_path, run_playbook):
+def one_standby_frame(testenv, tmp_path, frame, seconds_ahead):
+    """A schedule of one quick frame starting ``seconds_ahead`` from now, its day made a minute ago, driven by a
+    schedule run until the frame is standby. Returns (ledger, url, env, date, start, the running playbook)."""
     ledger = str(ledger_dir() / 'ledger')
     url = 'sqlite:///%s' % (tmp_path / 'state.db')
     env = {'JOBNET_STORE': url}
     t0 = datetime.datetime.now(UTC).replace(microsecond=0)
     base = t0 - datetime.timedelta(seconds=60)
     date = base.date().isoformat()
-    planned = t0 + datetime.timedelta(seconds=600)
-    path = write_schedule(tmp_path, base, [('r', {'start_at': hms(planned)})], {'r': quick('r', 'agent1', ledger)})
+    start = t0 + datetime.timedelta(seconds=seconds_ahead)
+    path = write_schedule(tmp_path, base, [(frame, {'start_at': hms(start)})], {frame: quick(frame, 'agent1', ledger)})
     proc = start_playbook(testenv, schedule_argv(path), str(tmp_path / 'schedule.log'), env=env)
     try:
-        wait_for('r to be submitted', lambda: (instance(url, 'r@%s' % date) or {}).get('state') == 'standby',
-                 timeout=60)
+        wait_for('%s to be submitted' % frame,
+                 lambda: (instance(url, '%s@%s' % (frame, date)) or {}).get('state') == 'standby', timeout=60)
+    except BaseException:
+        kill9(proc)
+        raise
+    return ledger, url, env, date, start, proc
+
+
+def test_a_time_override_is_taken_by_the_driving_run_and_kept_by_recovery(testenv, tmp_path, run_playbook):
+    ledger, url, env, date, planned, proc = one_standby_frame(testenv, tmp_path, 'r', 600)
+    try:
         new = datetime.datetime.now(UTC).replace(microsecond=0) + datetime.timedelta(seconds=15)
         out = run_playbook(['jobnet.scheduler.reschedule', '-e', 'frame=r', '-e', 'operation_date=%s' % date,
                             '-e', 'start_at=%s' % hms(new)], env=env, timeout=120)
@@ -301,20 +312,8 @@ def test_check_mode_writes_the_plan_of_a_year_and_records_nothing(testenv, tmp_p
 
 
 def test_catch_up_starts_a_frame_whose_start_time_passed_during_the_failure(testenv, tmp_path, run_playbook):
-    ledger = str(ledger_dir() / 'ledger')
-    url = 'sqlite:///%s' % (tmp_path / 'state.db')
-    env = {'JOBNET_STORE': url}
-    t0 = datetime.datetime.now(UTC).replace(microsecond=0)
-    base = t0 - datetime.timedelta(seconds=60)
-    date = base.date().isoformat()
-    start = t0 + datetime.timedelta(seconds=12)
-    path = write_schedule(tmp_path, base, [('k', {'start_at': hms(start)})], {'k': quick('k', 'agent1', ledger)})
-    proc = start_playbook(testenv, schedule_argv(path), str(tmp_path / 'schedule.log'), env=env)
-    try:
-        wait_for('k to be submitted', lambda: (instance(url, 'k@%s' % date) or {}).get('state') == 'standby',
-                 timeout=60)
-    finally:
-        kill9(proc)
+    ledger, url, env, date, start, proc = one_standby_frame(testenv, tmp_path, 'k', 12)
+    kill9(proc)
     until(start + datetime.timedelta(seconds=2))
     out = run_playbook(['jobnet.scheduler.recover', '-e', 'catch_up=true'], env=env, timeout=300)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
