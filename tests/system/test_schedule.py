@@ -319,3 +319,64 @@ def test_catch_up_starts_a_frame_whose_start_time_passed_during_the_failure(test
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     assert instance(url, 'k@%s' % date)['state'] == 'normal_end'        # A-2 with catch_up: it starts after all
     assert len(starts(ledger, 'k')) == 1 and starts(ledger, 'k')[0] >= start.timestamp()
+
+
+def _doc_block(lang):
+    """The first fenced block of ``lang`` in docs/schedule.md."""
+    text = open(os.path.join(os.path.dirname(__file__), '..', '..', 'docs', 'schedule.md')).read()
+    return text.split('```%s\n' % lang, 1)[1].split('```', 1)[0]
+
+
+def test_the_documented_cron_line_systemd_unit_and_an_awx_job_template_run_the_day_schedule(testenv, tmp_path):
+    """The cron line and the systemd ExecStart of docs/schedule.md, run as written (the paths moved to this
+    test's folder), and the schedule playbook through ansible-runner as an AWX job template runs it."""
+    import shutil
+    import subprocess
+    import sys
+    ledger = str(ledger_dir() / 'ledger')
+    ops = tmp_path / 'ops'
+    ops.mkdir()
+    shutil.copyfile(testenv.inventory, str(ops / 'inventory.ini'))
+    (ops / '.venv' / 'bin').mkdir(parents=True)
+    os.symlink(os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+               str(ops / '.venv' / 'bin' / 'ansible-playbook'))
+    base = datetime.datetime.now(UTC) - datetime.timedelta(seconds=60)
+    date = base.date().isoformat()
+    write_schedule(ops, base, [('cron1', {})], {'cron1': quick('cron1', 'agent1', ledger)})
+    os.rename(str(ops / 'sched.yml'), str(ops / 'schedule.yml'))
+    (tmp_path / 'log').mkdir()
+
+    def as_written(command):
+        return (command.replace('/var/log/jobnet/', str(tmp_path / 'log') + '/').replace('/ops', str(ops)))
+
+    cron = _doc_block('cron').strip().split(None, 5)[5]       # the command after the five time fields
+    unit = [line for line in _doc_block('ini').splitlines() if line.startswith('ExecStart=')][0]
+    for name, command in (('cron', as_written(cron)),
+                          ('systemd', 'cd %s && %s' % (ops, as_written(unit[len('ExecStart='):])))):
+        url = 'sqlite:///%s' % (tmp_path / ('%s.db' % name))
+        env = testenv.env(JOBNET_STORE=url, PATH='%s:%s' % (os.path.dirname(sys.executable), os.environ['PATH']))
+        out = subprocess.run(['sh', '-c', command], env=env, capture_output=True, text=True, timeout=300,
+                             check=False)
+        log = open(str(tmp_path / 'log' / 'schedule.log')).read() if name == 'cron' else out.stdout
+        assert out.returncode == 0, (name, command, log[-3000:], out.stderr[-2000:])
+        assert day(url, 'schedule', date)['created_by'] == 'schedule', name
+        assert instance(url, 'cron1@%s' % date)['state'] == 'normal_end', name
+    # an AWX job template on the schedule playbook, with schedule_file as an extra variable
+    private = tmp_path / 'runner'
+    (private / 'env').mkdir(parents=True)
+    url = 'sqlite:///%s' % (tmp_path / 'awx.db')
+    code = r'''
+import json, sys, ansible_runner
+r = ansible_runner.run(private_data_dir=sys.argv[1], playbook='jobnet.scheduler.schedule', inventory=sys.argv[2],
+                       extravars={'schedule_file': sys.argv[3]}, quiet=True,
+                       envvars={'JOBNET_STORE': sys.argv[4], 'ANSIBLE_COLLECTIONS_PATH': sys.argv[5],
+                                'ANSIBLE_CONFIG': sys.argv[6]})
+print(json.dumps({'status': r.status, 'rc': r.rc}))
+'''
+    out = subprocess.run([sys.executable, '-c', code, str(private), testenv.inventory, str(ops / 'schedule.yml'), url,
+                          testenv.collections_path, testenv.ansible_config], env=testenv.env(), capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert out.returncode == 0 and json.loads(out.stdout.strip().splitlines()[-1]) == {'status': 'successful',
+                                                                                        'rc': 0}, out.stdout[-3000:]
+    assert day(url, 'schedule', date)['created_by'] == 'schedule'
+    assert len(starts(ledger, 'cron1')) == 3     # once per way of running it, each on its own store
