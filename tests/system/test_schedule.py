@@ -376,7 +376,7 @@ print(json.dumps({'status': r.status, 'rc': r.rc}))
     out = subprocess.run([sys.executable, '-c', code, str(private), testenv.inventory, str(ops / 'schedule.yml'), url,
                           testenv.collections_path, testenv.ansible_config], env=testenv.env(), capture_output=True,
                          text=True, timeout=300, check=False)
-    assert out.returncode == 0 and json.loads(out.stdout.strip().splitlines()[-1]) == {'status': 'successful',
-                                                                                        'rc': 0}, out.stdout[-3000:]
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {'status': 'successful', 'rc': 0}, out.stdout[-3000:]
     assert day(url, 'schedule', date)['created_by'] == 'schedule'
     assert len(starts(ledger, 'cron1')) == 3     # once per way of running it, each on its own store
