@@ -4,6 +4,7 @@ why they would be refused, and the store is byte for byte what it was (its SQL d
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -12,7 +13,7 @@ from frames import ledger_dir, read_ledger, write_frame
 
 DATE = '2026-11-28'
 PLAYBOOKS = ('run', 'rerun', 'recover', 'status', 'init', 'force_init', 'skip', 'pause', 'release', 'stop',
-             'force_start', 'log', 'chart')
+             'force_start', 'log', 'chart', 'schedule', 'reschedule', 'purge')
 
 
 @pytest.fixture(scope='module')
@@ -28,6 +29,7 @@ def ended(testenv, tmp_path_factory):
         {'name': 'a', 'host': 'agent1', 'shell': 'echo "a start 0" >> %s; exit 3' % ledger},
         {'name': 'b', 'host': 'agent2', 'shell': 'echo "b start 0" >> %s' % ledger, 'after': ['a']}]}
     path = write_frame(tmp, frame)
+    (tmp / 'schedule.yml').write_text('base_time: "05:00"\ntimezone: UTC\nframes:\n  - {file: frame.yml}\n')
 
     def play(*args):
         return subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')] + list(args),
@@ -50,7 +52,9 @@ def test_a_playbook_under_check_mode_changes_nothing_and_does_not_crash(ended, p
     play, db, path, ledger = ended
     before, starts = dump(db), read_ledger(ledger)
     out = play('jobnet.scheduler.%s' % playbook, '--check', '-e', 'frame_file=%s' % path, '-e', 'frame=checked',
-               '-e', 'operation_date=%s' % DATE, '-e', 'path=a', '-e', 'chart_html=%s' % (tmp_path / 'c.html'))
+               '-e', 'operation_date=%s' % DATE, '-e', 'path=a', '-e', 'chart_html=%s' % (tmp_path / 'c.html'),
+               '-e', 'schedule_file=%s' % os.path.join(os.path.dirname(path), 'schedule.yml'),
+               '-e', 'start_at=23:00', '-e', 'before=%s' % DATE)
     text = out.stdout + out.stderr
     for crash in ('has no attribute', 'Traceback', 'Unexpected Exception', 'is undefined'):
         assert crash not in text, text[-3000:]
@@ -59,9 +63,13 @@ def test_a_playbook_under_check_mode_changes_nothing_and_does_not_crash(ended, p
     if playbook in ('rerun', 'init', 'force_init', 'force_start'):
         assert out.returncode == 0 and 'check mode: %s of checked@%s a would leave the frame' % (playbook, DATE) \
             in out.stdout, out.stdout[-3000:]
-    elif playbook in ('skip', 'pause', 'release', 'stop'):
+    elif playbook in ('skip', 'pause', 'release', 'stop', 'reschedule'):
         assert out.returncode == 2 and '%s refused' % playbook in out.stdout, out.stdout[-3000:]   # a ended
     elif playbook == 'recover':
         assert out.returncode == 0 and 'would be recovered (nothing was recorded)' in out.stdout, out.stdout[-3000:]
+    elif playbook == 'schedule':
+        assert out.returncode == 0 and 'would be created with 1 frame(s): checked' in out.stdout, out.stdout[-3000:]
+    elif playbook == 'purge':
+        assert out.returncode == 0 and 'check mode: would remove 0 ended instance(s)' in out.stdout, out.stdout[-3000:]
     else:
         assert out.returncode == 0, text[-3000:]
