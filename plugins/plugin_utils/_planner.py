@@ -15,11 +15,12 @@ one record per changed item and never a whole frame.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import functools
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Event, Instance, Item, Phase
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
+    HostState,
+    Kind,
     Op,
     State,
     SUCCESS,
@@ -28,10 +29,11 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
     derive_in,
     transition,
 )
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, utcnow  # noqa: F401 (re-exported)
 
-FRAME = 'frame'
-NET = 'net'
-JOB = 'job'
+FRAME = Kind.FRAME.value
+NET = Kind.NET.value
+JOB = Kind.JOB.value
 
 # Classes of an item for deriving its parent's state.
 _OK = 'ok'            # ended normally or skipped
@@ -48,15 +50,6 @@ LAUNCHED = Phase.LAUNCHED.value
 
 class OperationError(ValueError):
     """An operation that does not apply to the item in its current state (message says what and why)."""
-
-
-def utcnow():
-    return _dt.datetime.now(_dt.timezone.utc)
-
-
-def isotime(value=None):
-    value = value or utcnow()
-    return value.astimezone(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def new_item(definition):
@@ -510,19 +503,20 @@ class Planner:
         if job.get('ended'):
             item['ended'] = job['ended']
         st = _state(item)
-        if reported == 'running':
+        if reported == HostState.RUNNING.value:
             if st != State.RUNNING:
                 self.set_item_state(path, State.RUNNING, 'started on %s' % item['host'], op=Op.LAUNCH)
             else:
                 self._touch(path)
             return
-        if reported == 'normal_end':
+        if reported == HostState.NORMAL_END.value:
             new, why = State.NORMAL_END, 'ended with rc 0'
         else:
-            why = {'abnormal_end': 'ended with rc %s%s' % (job.get('rc'), ' signal %s' % job['signal']
-                                                           if job.get('signal') else ''),
-                   'stopped': 'stopped on its host',
-                   'lost': 'lost: its supervisor vanished without a result'}.get(reported, 'ended: %s' % reported)
+            why = {HostState.ABNORMAL_END.value: 'ended with rc %s%s' % (
+                       job.get('rc'), ' signal %s' % job['signal'] if job.get('signal') else ''),
+                   HostState.STOPPED.value: 'stopped on its host',
+                   HostState.LOST.value: 'lost: its supervisor vanished without a result'}.get(
+                reported, 'ended: %s' % reported)
             if job.get('reason') == 'timeout':
                 why = 'timed out'
             new = State.ABNORMAL_END

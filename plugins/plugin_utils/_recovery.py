@@ -17,17 +17,18 @@ Records are never changed in place: changed records are returned as new dicts.
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 from dataclasses import dataclass, field, fields as _dc_fields, replace as _dc_replace
 from enum import Enum
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._messages import message
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import PHASES, Event, Instance, Item, Phase
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
+    ITEM_STATE_OF_HOST,
     Op,
     State,
     transition,
 )
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime
 
 __all__ = [
     'FRAME_TABLE', 'NET_TABLE', 'JOB_TABLE', 'SKIP_TABLE', 'REFUSED_DURING_RECOVERY',
@@ -44,14 +45,8 @@ JOB = 'job'
 LAUNCHING = Phase.LAUNCHING.value   # the launch phases as the records hold them (_records.Phase)
 LAUNCHED = Phase.LAUNCHED.value
 
-#: States ``job_info`` reports for an attempt, and the item state each one ends in.
-JOB_INFO_STATES = {
-    'running': S.RUNNING,
-    'normal_end': S.NORMAL_END,
-    'abnormal_end': S.ABNORMAL_END,
-    'stopped': S.ABNORMAL_END,   # stopped on its host: an abnormal end for the frame
-    'lost': S.ABNORMAL_END,      # its supervisor vanished without a result
-}
+#: States ``job_info`` reports for an attempt, and the item state each one ends in (``_states.ITEM_STATE_OF_HOST``).
+JOB_INFO_STATES = {host.value: item for host, item in ITEM_STATE_OF_HOST.items()}
 
 
 # ---------------------------------------------------------------------------------------------- messages
@@ -332,7 +327,7 @@ class Probe(str, Enum):
 
 
 def _utc_text(moment):
-    return moment.astimezone(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    return isotime(moment)
 
 
 def _where(item, manager_hosts, options):

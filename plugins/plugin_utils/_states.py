@@ -67,6 +67,29 @@ class Kind(str, Enum):
 
 S = State
 
+
+class HostState(str, Enum):
+    """What a host's ``job_info`` says of an attempt (the job module's states)."""
+
+    RUNNING = 'running'
+    NORMAL_END = 'normal_end'
+    ABNORMAL_END = 'abnormal_end'
+    STOPPED = 'stopped'         # stopped on its host
+    LOST = 'lost'               # its supervisor vanished without a result
+
+    def __str__(self):
+        return self.value
+
+
+#: The item state each host state of an attempt ends in: the one mapping, for the driver and for recovery.
+ITEM_STATE_OF_HOST = {
+    HostState.RUNNING: State.RUNNING,
+    HostState.NORMAL_END: State.NORMAL_END,
+    HostState.ABNORMAL_END: State.ABNORMAL_END,
+    HostState.STOPPED: State.ABNORMAL_END,   # stopped on its host: an abnormal end for the frame
+    HostState.LOST: State.ABNORMAL_END,      # its supervisor vanished without a result
+}
+
 #: Ended for good: nothing more happens without an operator.
 TERMINAL = frozenset({S.NORMAL_END, S.ABNORMAL_END, S.SKIP_END})
 #: Satisfies a successor's ``after``.
