@@ -36,8 +36,13 @@ class ActionModule(JobnetAction):
         finally:
             store.close()
         verb = 'would remove' if self._task.check_mode else 'removed'
-        say('jobnet: %s%s %d ended instance(s) and %d day schedule(s) of operation dates before %s'
-            % ('check mode: ' if self._task.check_mode else '', verb, len(out['removed']), len(out['days']), before))
+        mode = 'check mode: ' if self._task.check_mode else ''
+        say('jobnet: %s%s %d ended or never submitted instance(s) and %d day schedule(s) of operation dates before %s'
+            % (mode, verb, len(out['removed']), len(out['days']), before))
+        for iid in out['removed'][:200]:
+            say('jobnet: %s%s %s' % (mode, verb, iid))
+        for key in out['days'][:200]:
+            say('jobnet: %s%s day schedule %s' % (mode, verb, key[len(_day.DAY_PREFIX):]))
         for iid, why in out['kept']:
             say('jobnet: %s kept: %s' % (iid, why))
         result.update({'changed': bool(out['removed'] or out['days']), 'removed': out['removed'],

@@ -157,11 +157,10 @@ class ActionModule(JobnetAction):
             return self._execute_module(module_name='jobnet.scheduler.job', module_args=margs, task_vars=task_vars)
 
         whole = args.get('frame') is None and args.get('operation_date') is None
-        catch_up = _recovery.RecoveryOptions.from_mapping({'catch_up': args.get('catch_up')},
-                                                          base=self.base_options(args, task_vars)).catch_up
         out = self.recovery_run(store, args, task_vars).apply(
             plan, fetched=fetched, unreachable=unreachable, lease_ttl=self.option('lease_ttl', task_vars),
-            stop_on_manager=stop_on_manager, catch_up=catch_up, days=whole)
+            stop_on_manager=stop_on_manager, days=whole, base=self.base_options(args, task_vars),
+            explicit=_explicit(args))
         out['events'] = out['events'][-EVENTS_RETURNED:]
         out['implicit_localhost'] = 'localhost' in out['hosts'] and \
             'localhost' not in (task_vars.get('groups') or {}).get('all', [])

@@ -67,7 +67,8 @@ class ActionModule(JobnetAction):
             if args.get('instances') is None:
                 # the status listing: the day schedules of the live operation dates too
                 problems = []
-                doc['schedules'] = [d for d in _day.status_days(store, problems=problems)
+                live_days = self.option('live_days', task_vars)
+                doc['schedules'] = [d for d in _day.status_days(store, problems=problems, days=live_days)
                                     if (not args.get('operation_date') or d['operation_date'] == args['operation_date'])
                                     and (not args.get('frame') or any(f['frame'] == args['frame']
                                                                       for f in d['frames']))]

@@ -127,7 +127,8 @@ class ActionModule(JobnetAction):
     def _check(self, result, task_vars, schedule, name, date, plan, limits):
         """Check mode: what the date would run; read the store (if there is one), write nothing."""
         exists = self.read_store_if_any(task_vars, lambda store: store.get_schedule_record(_day.day_key(name, date)))
-        frames = plan['days'][0]['frames']
+        # the starts a real run would record: a day made ahead starts its frames without a start time at its base
+        frames = _day.day_record(schedule, name, date, utcnow(), _day.BY_SCHEDULE)['frames']
         if exists is not None:
             msg = ('check mode: the day schedule of %s (%s) exists since %s; a run would submit only the frames '
                    'not there yet; nothing was recorded' % (name, date, exists.get('created')))

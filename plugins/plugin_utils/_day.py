@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _messages, _schedule
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Event
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import TERMINAL, Kind, State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, parse_time, utcnow
+
+#: a schedule's name: letters, digits, "_", "-" and ".", at most 64 characters
+SCHEDULE_NAME_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z')
 
 SCHEDULE_PREFIX = 'schedule/'
 DAY_PREFIX = 'day/'
@@ -58,7 +62,7 @@ def schedule_name(path, given=None):
     """The name a schedule is kept under: ``given``, else the schedule file's name without its extension."""
     import os
     name = given or os.path.splitext(os.path.basename(str(path)))[0]
-    if not _schedule.CALENDAR_NAME_RE.fullmatch(name or ''):
+    if not SCHEDULE_NAME_RE.fullmatch(name or ''):
         raise DayError('%r cannot name a schedule: a schedule name is made of letters, digits, "_", "-" and "." '
                        '(give schedule_name=NAME)' % (name,))
     return name
@@ -178,6 +182,8 @@ def make_day(store, engine, schedule, name, operation_date, *, now=None, by=BY_S
     The day record is written create-only: when another run (or an earlier one) made it, that record is kept
     and its frames are used. A frame whose instance exists already is left to whoever has it. ``only``: submit
     only these frames (an operator submitting B-1 frames on purpose: they are submitted whatever their start).
+    ``catch_up``: a bool, or a function of a frame's definition that says it for that frame (recovery: the frame's
+    own ``options.catch_up`` between the setting and an explicit ``-e catch_up``).
     Returns a :class:`Created`; the caller drives ``instances`` with ``leases``.
     """
     from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine
@@ -209,7 +215,8 @@ def make_day(store, engine, schedule, name, operation_date, *, now=None, by=BY_S
             continue
         start = parse_time(frame['start']) if frame.get('start') else None
         defn = frame_definition(entry, start, name, operation_date)
-        outcome = SUBMITTED if only is not None else frame_outcome(start, now, made_by, catch_up)
+        catch = catch_up(defn) if callable(catch_up) else catch_up
+        outcome = SUBMITTED if only is not None else frame_outcome(start, now, made_by, catch)
         if outcome == NOT_STARTED:
             text = _messages.message('JNR121', iid=iid, start=frame['start'])
             instance = _engine.make_instance(defn, operation_date)
@@ -259,17 +266,21 @@ def recover_days(store, engine, *, now=None, catch_up=False, problems=None, prev
         base = _schedule.base_instant(schedule, date)
         exists = store.get_schedule_record(day_key(name, date)) is not None
         case = day_case(base, now, exists)
+        upcoming = (_schedule.as_date(date) + datetime.timedelta(days=1)).isoformat()
+        if store.get_schedule_record(day_key(name, upcoming)) is None:
+            # table 5.427 C: the next operation date's base time comes after the recovery
+            lines.append(_messages.message('JNR124', schedule=name, date=upcoming,
+                                           base=_schedule.base_instant(schedule, upcoming).isoformat()))
         if case == 'A':
             lines.append(_messages.message('JNR123', schedule=name, date=date))
-            continue
-        if case == 'C':
-            lines.append(_messages.message('JNR124', schedule=name, date=date, base=base.isoformat()))
             continue
         if preview:
             record = day_record(schedule, name, date, now, BY_RECOVERY)
             lines.append(_messages.message('JNR125', schedule=name, date=date, frames=', '.join(
-                '%s (%s)' % (f['frame'], frame_outcome(parse_time(f['start']) if f['start'] else None, now,
-                                                       BY_RECOVERY, catch_up).replace('_', ' '))
+                '%s (%s)' % (f['frame'], frame_outcome(
+                    parse_time(f['start']) if f['start'] else None, now, BY_RECOVERY,
+                    catch_up(schedule.entry(f['frame']).definition) if callable(catch_up) else catch_up
+                ).replace('_', ' '))
                 for f in record['frames']) or 'none'))
             continue
         created = make_day(store, engine, schedule, name, date, now=now, by=BY_RECOVERY, catch_up=catch_up)
@@ -278,14 +289,15 @@ def recover_days(store, engine, *, now=None, catch_up=False, problems=None, prev
     return made, lines
 
 
-def status_days(store, now=None, problems=None):
+def status_days(store, now=None, problems=None, days=LIVE_DAYS):
     """Per schedule, its live operation dates: whether the day schedule exists and each frame's planned start
     and instance state; for the report."""
     now = now or utcnow()
     out = []
     for name, schedule in sorted(load_schedules(store, problems=problems).items()):
         kept = days_of(store, name, problems=problems)
-        dates = sorted(set(live_dates(schedule, now)) | set(kept), reverse=True)[:LIVE_DAYS + 5]
+        live = live_dates(schedule, now, days)
+        dates = sorted(set(live) | {d for d in kept if d >= min(live)}, reverse=True)[:max(1, int(days)) + 5]
         for date in sorted(dates):
             rec = kept.get(date)
             if rec is None:
@@ -384,10 +396,11 @@ def recovery_start_message(store, iid):
     from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _recovery
 
     try:
-        overrides = ((store.get_instance(iid) or {}).get('definition') or {}).get('start_overrides') or []
+        instance = store.get_instance(iid) or {}
+        overrides = (instance.get('definition') or {}).get('start_overrides') or []
     except Exception:  # pylint: disable=broad-exception-caught
-        overrides = []   # a damaged record is named by the recovery that follows
-    if overrides and isinstance(overrides[-1], dict):
+        instance, overrides = {}, []   # a damaged record is named by the recovery that follows
+    if overrides and isinstance(overrides[-1], dict) and instance.get('state') == State.STANDBY.value:
         return _messages.message('PEX056/reschedule', iid=iid, start_at=overrides[-1].get('start_at'))
     return _recovery.start_message(iid)
 

@@ -25,7 +25,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     initial_items,
 )
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Instance
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import TERMINAL, State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, utcnow
 
 #: The settings the engine takes, with their defaults as the doc fragment jobnet.scheduler.options documents them
@@ -35,6 +35,9 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isot
 #: before it returns; 0: until the frame is done), lease_ttl (seconds a controller's lease lasts without renewal),
 #: unreachable_retries (failed calls in a row before a host counts as down), unreachable_delay (seconds between
 #: those retries), progress_interval (least seconds between two progress lines of one instance).
+#: the states of an instance that has ended (its progress line is printed once)
+_ENDED = frozenset(s.value for s in TERMINAL)
+
 DEFAULTS = _options.defaults('poll_interval', 'step_seconds', 'lease_ttl', 'unreachable_retries', 'unreachable_delay',
                              'progress_interval')
 
@@ -370,6 +373,7 @@ class HostDriver:
         self.progress_interval = float(progress_interval)
         self._progress_at = None
         self._progress_for = set()
+        self._progress_shown = {}
         #: where the run chart of each instance is rewritten while it runs (by the driver that prints its progress)
         self.chart_dir = chart_dir
         self._chart_at = None
@@ -726,8 +730,13 @@ class HostDriver:
             return
         self._progress_at = now
         for iid in sorted(self._progress_for):
-            if iid in self.summaries:
-                self._print(_report.progress_line(iid, self.summaries[iid]))
+            summary = self.summaries.get(iid)
+            if summary is None:
+                continue
+            if summary.get('state') in _ENDED and self._progress_shown.get(iid) == summary:
+                continue   # an ended instance's line is printed once, not at every interval
+            self._progress_shown[iid] = summary
+            self._print(_report.progress_line(iid, summary))
         if self.chart_dir and self._progress_for and (force or self._chart_at is None
                                                       or now - self._chart_at >= CHART_INTERVAL):
             self._chart_at = now

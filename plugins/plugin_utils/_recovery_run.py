@@ -135,11 +135,12 @@ class RecoveryRun:
 
     # ------------------------------------------------------------------ apply
     def apply(self, plan, *, fetched, unreachable, lease_ttl, stop_on_manager, catch_up=False, days=True,
-              now=None):
+              now=None, base=None, explicit=None):
         """Apply the recovery tables to every planned instance with the hosts' answers (``fetched``: {attempt id:
         job_info view}; ``unreachable``: hosts that did not answer). ``stop_on_manager(host, ids)`` stops attempts
         on a manager node and returns the ``job`` module's result. ``days``: also create the day schedules whose
-        base time passed during the failure. Returns the result of the apply phase (instances and leases for the
+        base time passed during the failure; ``catch_up`` (a bool), or ``base`` and ``explicit`` recovery options
+        (each frame's own ``options.catch_up`` between them), decide table 5.428 B-1. Returns the result of the apply phase (instances and leases for the
         automatic rerun, messages, the report list)."""
         iids = list(plan.get('instances') or [])
         leases = dict(plan.get('leases') or {})
@@ -206,6 +207,10 @@ class RecoveryRun:
             # table 5.427: the day schedule whose base time passed during the failure is created now (B), its
             # frames per table 5.428 B-1 / B-2; the frames it submits join the automatic rerun
             problems = []
+            if base is not None:
+                # per frame: its own options.catch_up between the setting (base) and an explicit -e catch_up
+                def catch_up(defn, _base=base, _explicit=dict(explicit or {})):
+                    return options_for({'definition': defn, 'frame': defn.get('frame')}, _base, _explicit).catch_up
             made, lines = _day.recover_days(self.store, engine, now=now, catch_up=catch_up, problems=problems,
                                             preview=self.check_mode)
             for problem in problems:
@@ -228,7 +233,7 @@ class RecoveryRun:
             'leases': {iid: leases[iid] for iid in resumed},
             'hosts': sorted(hosts),
             'recovered': [i for i in iids if i not in failed_ids],
-            'report': [i for i in iids if i not in failed_ids],
+            'report': [i for i in iids if i not in failed_ids] + [i for d in made_days for i in d['instances']],
             'messages': messages,
             'unreachable_hosts': sorted(unreachable),
             'stopped_on_manager': stopped_on_manager,

@@ -193,7 +193,8 @@ def test_5427_c_and_5428_c1_a_base_time_after_recovery_creates_the_day_then(test
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert datetime.datetime.now(UTC) < base, 'the recovery ended after the base time: the test machine is too slow'
-    assert 'JNR124 day schedule sched %s' % yesterday in log or 'JNR123 day schedule sched %s' % yesterday in log
+    assert 'JNR123 day schedule sched %s was created before the failure: kept' % yesterday in log
+    assert 'JNR124 day schedule sched %s: its base time' % today in log
     assert day(url, 'sched', today.isoformat()) is None                                 # C: not yet
     # the base time comes: the schedule run that cron starts then creates the day; c1 starts at its start time
     until(base + datetime.timedelta(seconds=1))

@@ -144,6 +144,7 @@ def test_recovery_keeps_a_day_that_exists_and_leaves_a_day_to_come_to_its_base_t
     _day.make_day(store, engine(store), schedule, 'nightly', DATE, now=at('05:00'))
     made, lines = _day.recover_days(store, engine(store), now=at('09:00'))
     assert made == [] and any('JNR123' in line for line in lines)                      # A
+    assert any('JNR124 day schedule nightly 2027-01-05' in line for line in lines)     # C: the next date
     made, lines = _day.recover_days(store, engine(store), now=at('04:00', day=5))
     assert made == [] and any('JNR123' in line for line in lines)                      # still the 4th's day
     made, lines = _day.recover_days(store, engine(store), now=at('05:00', day=5))
@@ -253,3 +254,19 @@ def test_a_time_override_reads_a_time_with_the_schedule_s_base_time_rule_and_is_
         'PEX056 frame recovery started: %s [start date converting]' % iid)
     with pytest.raises(_day.DayError, match='start_at'):
         _day.reschedule(store, engine(store), iid, 'soon')
+
+
+def test_a_frame_s_own_catch_up_decides_row_b_1_for_it(store, schedule):
+    _day.save_schedule(store, schedule, 'nightly')
+
+    def catch_up(defn):
+        return defn['frame'] == 'early'
+    made, _lines = _day.recover_days(store, engine(store), now=at('09:00'), catch_up=catch_up)
+    assert states(store, made[0])['early'] == 'standby'       # started after all (its start has passed)
+    made2 = _day.make_day(store, engine(store), schedule, 'nightly', '2027-01-05', now=at('09:00', day=5),
+                          by='recovery', catch_up=lambda defn: False)
+    assert states(store, made2)['early'] == 'not_submitted'
+
+
+def test_a_schedule_name_may_hold_dots():
+    assert _day.schedule_name('/x/my.daily.yml') == 'my.daily'
