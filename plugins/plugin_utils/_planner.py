@@ -512,11 +512,11 @@ class Planner:
         if reported == HostState.NORMAL_END.value:
             new, why = State.NORMAL_END, 'ended with rc 0'
         else:
-            why = {HostState.ABNORMAL_END.value: 'ended with rc %s%s' % (
-                       job.get('rc'), ' signal %s' % job['signal'] if job.get('signal') else ''),
+            signal = ' signal %s' % job['signal'] if job.get('signal') else ''
+            why = {HostState.ABNORMAL_END.value: 'ended with rc %s%s' % (job.get('rc'), signal),
                    HostState.STOPPED.value: 'stopped on its host',
                    HostState.LOST.value: 'lost: its supervisor vanished without a result'}.get(
-                reported, 'ended: %s' % reported)
+                       reported, 'ended: %s' % reported)
             if job.get('reason') == 'timeout':
                 why = 'timed out'
             new = State.ABNORMAL_END

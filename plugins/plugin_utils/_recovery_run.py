@@ -54,6 +54,14 @@ def options_for(instance, base, explicit):
     return _recovery.RecoveryOptions.from_mapping(explicit, where='task arguments', base=opts)
 
 
+def _catch_up_per_frame(base, explicit):
+    """``catch_up`` of each frame: its own ``options.catch_up`` between the setting (``base``) and an explicit
+    ``-e catch_up``."""
+    def catch_up(defn):
+        return options_for({'definition': defn, 'frame': defn.get('frame')}, base, explicit).catch_up
+    return catch_up
+
+
 class RecoveryRun:
     """A recovery on ``store`` by ``engine`` (its owner says ``recover``); ``say`` prints an operator's line."""
 
@@ -208,9 +216,7 @@ class RecoveryRun:
             # frames per table 5.428 B-1 / B-2; the frames it submits join the automatic rerun
             problems = []
             if base is not None:
-                # per frame: its own options.catch_up between the setting (base) and an explicit -e catch_up
-                def catch_up(defn, _base=base, _explicit=dict(explicit or {})):
-                    return options_for({'definition': defn, 'frame': defn.get('frame')}, _base, _explicit).catch_up
+                catch_up = _catch_up_per_frame(base, dict(explicit or {}))
             made, lines = _day.recover_days(self.store, engine, now=now, catch_up=catch_up, problems=problems,
                                             preview=self.check_mode)
             for problem in problems:
