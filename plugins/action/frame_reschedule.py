@@ -29,11 +29,15 @@ class ActionModule(JobnetAction):
             'start_at': {'type': 'str', 'required': True},
             'store': {'type': 'str', 'no_log': False},
         }))
-        date = self.check_date(args.get('operation_date') or self.today())
-        iid = _engine.instance_id(args['frame'], date)
+        date = self.check_date(args['operation_date']) if args.get('operation_date') else None
         store = self.open_store(task_vars)
         engine = self.engine(store, task_vars, 'reschedule')
         try:
+            if date is not None:
+                iid = _engine.instance_id(args['frame'], date)
+            else:
+                # the frame's one standby instance (a schedule's operation date need not be today's date)
+                iid = _day.standby_instance(store, args['frame']) or _engine.instance_id(args['frame'], self.today())
             old, new = _day.reschedule(store, engine, iid, args['start_at'], preview=self._task.check_mode)
         except _day.DayError as exc:
             raise AnsibleActionFail('reschedule refused: %s' % exc)

@@ -23,7 +23,10 @@ options:
     type: str
     required: true
   operation_date:
-    description: The instance's operation date, exactly C(YYYY-MM-DD); today when omitted.
+    description:
+      - The instance's operation date, exactly C(YYYY-MM-DD).
+      - When omitted, the frame's one C(standby) instance, whatever its date (refused, naming them, when it has
+        several); today's instance when it has none.
     type: str
   start_at:
     description:

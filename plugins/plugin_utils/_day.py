@@ -347,6 +347,16 @@ def new_start(store, instance, value):
     return schedule.local_instant(day, seconds)
 
 
+def standby_instance(store, frame):
+    """The id of the one ``standby`` instance of ``frame`` (the one a time override without a date means), or
+    None when it has none; DayError naming them when it has several."""
+    found = [i['id'] for i in store.list_instances(frame=frame, problems=[]) if i.get('state') == State.STANDBY.value]
+    if len(found) > 1:
+        raise DayError('frame %s has %d standby instances (%s): give operation_date=YYYY-MM-DD'
+                       % (frame, len(found), ', '.join(found[:10])))
+    return found[0] if found else None
+
+
 def reschedule(store, engine, iid, value, *, now=None, preview=False):
     """Give the ``standby`` frame instance ``iid`` a new start time, in one transaction; returns (old, new) ISO.
 

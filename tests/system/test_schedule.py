@@ -252,8 +252,9 @@ def test_a_time_override_is_taken_by_the_driving_run_and_kept_by_recovery(testen
     ledger, url, env, date, planned, proc = one_standby_frame(testenv, tmp_path, 'r', 600)
     try:
         new = datetime.datetime.now(UTC).replace(microsecond=0) + datetime.timedelta(seconds=15)
-        out = run_playbook(['jobnet.scheduler.reschedule', '-e', 'frame=r', '-e', 'operation_date=%s' % date,
-                            '-e', 'start_at=%s' % hms(new)], env=env, timeout=120)
+        # no operation_date: the frame's one standby instance
+        out = run_playbook(['jobnet.scheduler.reschedule', '-e', 'frame=r', '-e', 'start_at=%s' % hms(new)],
+                           env=env, timeout=120)
         assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
         assert instance(url, 'r@%s' % date)['definition']['start_at'] == new.isoformat()
     finally:

@@ -270,3 +270,12 @@ def test_a_frame_s_own_catch_up_decides_row_b_1_for_it(store, schedule):
 
 def test_a_schedule_name_may_hold_dots():
     assert _day.schedule_name('/x/my.daily.yml') == 'my.daily'
+
+
+def test_a_time_override_without_a_date_finds_the_frame_s_one_standby_instance(store, schedule):
+    assert _day.standby_instance(store, 'late') is None
+    _day.make_day(store, engine(store), schedule, 'nightly', DATE, now=at('05:00'))
+    assert _day.standby_instance(store, 'late') == 'late@%s' % DATE
+    _day.make_day(store, engine(store), schedule, 'nightly', '2027-01-05', now=at('05:00'))
+    with pytest.raises(_day.DayError, match='frame late has 2 standby instances .*give operation_date'):
+        _day.standby_instance(store, 'late')
