@@ -24,7 +24,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     Planner,
     initial_items,
 )
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Instance
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Instance, instance_id
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import TERMINAL, State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime, utcnow
 
@@ -118,9 +118,6 @@ def release_leases(store, store_mod, leases):
 
 
 # ---------------------------------------------------------------------- instances
-def instance_id(frame, operation_date):
-    return '%s@%s' % (frame, operation_date)
-
 
 def make_instance(defn, operation_date, options=None):
     """The ``not_submitted`` instance record of a frame for ``operation_date`` (:meth:`_records.Instance.new`)."""

@@ -6,7 +6,7 @@
 """The records the scheduler keeps, typed: :class:`Instance`, :class:`Item`, :class:`Event`, :class:`Flags` and
 the launch :class:`Phase` of an attempt.
 
-Not a public API. Pure: standard library and ``_states`` only. This is the one place where a record is **built**
+Not a public API. Pure: standard library, ``_states`` and ``_time`` only. This is the one place where a record is **built**
 (``X.new(...)``), **reset** (:meth:`Item.cleared_attempt`, :meth:`Item.init_reset`, :meth:`Instance.cleared_run`),
 **checked** (``*_problems``, used by the store on every read, and by ``X.from_dict``) and **(de)serialised**
 (``X.from_dict(record)`` / ``x.to_dict()``).
@@ -21,7 +21,6 @@ keys it had (``keys``); a record made by ``new`` has today's keys in today's ord
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from enum import Enum
 from typing import Any, Callable
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import Kind, State
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isotime
 
 __all__ = [
     'SCHEMA', 'MIGRATIONS', 'PHASES', 'KINDS', 'STATES', 'INSTANCE_REQUIRED', 'ITEM_REQUIRED', 'EVENT_REQUIRED',
@@ -85,7 +85,6 @@ ITEM_REQUIRED = ('path', 'kind', 'state')
 EVENT_REQUIRED = ('path', 'kind', 'from', 'to')
 """Keys an event record must carry."""
 
-_ISO_FORMAT = '%Y-%m-%dT%H:%M:%S.%fZ'   # the format of _time.isotime (this module imports only _states)
 _UID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 
 
@@ -450,7 +449,7 @@ class Instance(_Record):
         """The ``not_submitted`` instance of a frame definition for ``operation_date``: ``now`` the time text of
         ``updated`` (None: now), ``uid`` six random letters and digits (None: drawn)."""
         if now is None:
-            now = _dt.datetime.now(_dt.timezone.utc).strftime(_ISO_FORMAT)
+            now = isotime()
         if uid is None:
             uid = ''.join(secrets.choice(_UID_ALPHABET) for _i in range(6))
         return cls(id=instance_id(defn['frame'], operation_date), frame=defn['frame'],

@@ -326,10 +326,6 @@ class Probe(str, Enum):
     NOT_ASKED = 'not asked'     # recovery skip, or no attempt id
 
 
-def _utc_text(moment):
-    return isotime(moment)
-
-
 def _where(item, manager_hosts, options):
     if item['host'] in manager_hosts:
         return On.ADOPTED if options.adopt_manager_jobs else On.MANAGER
@@ -804,7 +800,7 @@ def recover_instance(instance, items, *, fetched, unreachable, options, now, sta
     instance = copy.deepcopy(instance)
 
     ctx = _Ctx(iid=iid, options=options, skip=options.recovery_skip, fetched=fetched or {},
-               unreachable=frozenset(unreachable or ()), manager_hosts=manager_hosts, now_text=_utc_text(now))
+               unreachable=frozenset(unreachable or ()), manager_hosts=manager_hosts, now_text=isotime(now))
     if ctx.skip:
         result.messages.append(skip_message())
 
@@ -813,7 +809,7 @@ def recover_instance(instance, items, *, fetched, unreachable, options, now, sta
     if frame_row.action == 'reset':
         state = State(instance['state'])
         if state == S.STANDBY:
-            text = message('JNR107', iid=iid, start_at=_utc_text(start_at) if start_at else '?')
+            text = message('JNR107', iid=iid, start_at=isotime(start_at) if start_at else '?')
         else:
             text = message('JNR108', iid=iid, state=state.value)
         _reset_all(ctx, result, instance, items, frame_row, text)
