@@ -15,7 +15,8 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
 )
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._engine import chart_path, lease_from_dict
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._report import (
-    chart_folder, failure_summary, schedule_table, status_document, table, write_chart)
+    chart_folder, failure_summary, resource_document, resource_table, schedule_table, status_document, table,
+    write_chart)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 
@@ -75,6 +76,7 @@ class ActionModule(JobnetAction):
                 for problem in problems:
                     where = problem.get('key') or problem.get('record')
                     say('jobnet: schedule record %s %s' % (where, problem.get('reason')))
+                doc.update(resource_document(store))
             charts = self.write_charts(store, iids, args, task_vars)
             for data in ((args.get('leases') or {}) if not self._task.check_mode else {}).values():
                 try:
@@ -92,6 +94,8 @@ class ActionModule(JobnetAction):
         if not args['quiet']:
             if doc.get('schedules'):
                 say(schedule_table(doc['schedules']))
+            if doc.get('resources') or any(s['waiters'] for s in (doc.get('host_slots') or {}).values()):
+                say(resource_table(doc))
             say(table(doc) if doc['frames'] else 'jobnet: no frame instances')
         steps = args.get('steps')
         if steps is None:

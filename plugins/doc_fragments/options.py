@@ -141,6 +141,25 @@ options:
     vars:
       - name: jobnet_catch_up
     version_added: 0.1.0
+  resource_reset:
+    description:
+      - Off (the default) - recovery restores what the recovered jobs hold (their resources and host slots) and
+        the waiting order from the records, before anything starts, so limits and capacities hold after
+        recovery (better than the original's notes 2 and 11).
+      - On - the original's behaviour - the jobs recovery finds still running hold nothing, and the jobs waiting
+        lose their place; capacities and host limits can be exceeded until those jobs end.
+      - Precedence, highest first - a setting of the frame itself, variable C(jobnet_resource_reset), environment
+        E(JOBNET_RESOURCE_RESET), C(resource_reset) in the C([jobnet]) section of C(ansible.cfg), the default.
+    type: bool
+    default: false
+    env:
+      - name: JOBNET_RESOURCE_RESET
+    ini:
+      - section: jobnet
+        key: resource_reset
+    vars:
+      - name: jobnet_resource_reset
+    version_added: 0.1.0
   live_days:
     description:
       - How many operation dates recovery covers for instances that have ended - the current one and the ones

@@ -75,6 +75,11 @@ options:
         store whose base time passed during the failure (table 5.427 B), and hands its submitted frames to the
         automatic rerun.
     type: bool
+  resource_reset:
+    description:
+      - C(apply) - the jobs recovery finds still running hold no resource or host slot and the waiting order is lost,
+        as in the original (notes 2 and 11). Default off - both are restored from the records (C(jobnet_resource_reset)).
+    type: bool
   unreachable_retries:
     description: Calls to a host before it counts as unreachable (C(poll)); C(jobnet_unreachable_retries), default C(3).
     type: int

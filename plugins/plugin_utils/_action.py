@@ -17,7 +17,7 @@ from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _options, _report, _store, _time
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _options, _report, _resources, _store, _time
 
 display = Display()
 
@@ -106,7 +106,29 @@ class JobnetAction(ActionBase):
             # would name the process that adopted the worker. It ends here; the next recovery takes over.
             store.close()
             os._exit(3)  # pylint: disable=protected-access
-        return _engine.Engine(store, _store, owner=owner, lease_ttl=ttl)
+        engine = _engine.Engine(store, _store, owner=owner, lease_ttl=ttl)
+        engine.resources_declared = self.declared_resources(task_vars)
+        return engine
+
+    def declared_resources(self, task_vars):
+        """``{name: capacity}`` of the inventory's ``jobnet_resources`` (group ``all`` or the controller's host
+        vars); a bad declaration is refused, naming it, before anything is recorded."""
+        value = task_vars.get('jobnet_resources')
+        if value is None or value == '':
+            return {}
+        if isinstance(value, str) and self._templar is not None and self._templar.is_template(value):
+            value = self._templar.template(value)
+        if not isinstance(value, dict):
+            raise AnsibleActionFail('jobnet_resources must be a mapping of resource names to capacities ({db: 2}), '
+                                    'got %s' % type(value).__name__)
+        out = {}
+        try:
+            for name, capacity in value.items():
+                _resources.check_name(name)
+                out[name] = _resources.check_capacity(capacity, name)
+        except _resources.ResourceError as exc:
+            raise AnsibleActionFail('jobnet_resources: %s' % exc)
+        return out
 
     @staticmethod
     def today():

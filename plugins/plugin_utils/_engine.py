@@ -16,7 +16,7 @@ import functools
 import os
 import time
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _options, _report, _secrets, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _options, _report, _resources, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     LAUNCHED,
     LAUNCHING,
@@ -56,15 +56,30 @@ class ControllerGone(EngineError):
     """The ansible-playbook process that owns this driver died: the driver must stop at once."""
 
 
-def commit(store, iid, decide, lease, into):
+def commit(store, iid, decide, lease, into, *, index=False, reindex=False):
     """The one decide-and-commit step: ``decide(instance, items)`` returns ``(instance or None, {path: item},
     (result, events))``; the store writes the records **and** the events in one transaction (fenced by ``lease``),
-    so no state change is ever recorded without its history. The events are kept in ``into`` with their instance
-    (what an action returns for the recorder's history). Returns ``result``."""
-    def with_events(inst, items):
-        new, changed, (result, events) = decide(inst, items)
-        return new, changed, (result, events), events
-    result, events = store.update(iid, with_events, lease=lease)
+    so no state change is ever recorded without its history, and it rewrites the index entries of the items it
+    writes (who holds and who waits for resources and host slots) in that same transaction. The events are kept in
+    ``into`` with their instance (what an action returns for the recorder's history). Returns ``result``.
+
+    ``index=True``: ``decide(instance, items, view)`` also sees the store's index and resource definitions (a
+    launch decision), and the store writes only if nobody changed them meanwhile (it decides again otherwise).
+    ``reindex=True``: every index entry of the instance is rebuilt from its items (recovery)."""
+    if index:
+        def with_events(inst, items, view):
+            new, changed, (result, events) = decide(inst, items, view)
+            return new, changed, (result, events), events
+    else:
+        def with_events(inst, items):
+            new, changed, (result, events) = decide(inst, items)
+            return new, changed, (result, events), events
+    kwargs = {}
+    if index:
+        kwargs['index'] = True
+    if reindex:
+        kwargs['reindex'] = True
+    result, events = store.update(iid, with_events, lease=lease, **kwargs)
     if events:
         into.extend(dict(e, instance=iid) for e in events)
     return result
@@ -180,6 +195,25 @@ class Engine:
         self.lease_ttl = float(lease_ttl)
         #: every state change this engine wrote, with its ``instance`` (for the recorder's history)
         self.events = []
+        #: resources the inventory declares ({name: capacity}, ``jobnet_resources``): written to the store when a
+        #: frame that needs them is submitted and the store has no definition of that name (the store wins)
+        self.resources_declared = {}
+
+    def check_resources(self, defn):
+        """Refuse a frame whose jobs need a resource nobody defined, or more units than its capacity (the store's
+        definition, else the inventory's); then write the inventory's definitions the store lacks (create-only:
+        of two controllers, the first one's stays). Nothing is recorded for a refused frame."""
+        needed = {name for d in defn.get('items') or [] for name in (d.get('resources') or {})}
+        if not needed:
+            return
+        stored = {name: rec['capacity'] for name, rec in self.store.get_resources().items()}
+        capacities = dict(self.resources_declared, **stored)
+        problems = _resources.needs_beyond(defn, capacities)
+        if problems:
+            raise EngineError('invalid frame %s: %s' % (defn['frame'], '; '.join(problems)))
+        for name in sorted(needed - set(stored)):
+            self.store.put_resource(name, {'capacity': capacities[name], 'by': 'inventory (jobnet_resources)'},
+                                    create_only=True)
 
     # ------------------------------------------------------------------ leases
     def acquire(self, iid):
@@ -208,6 +242,8 @@ class Engine:
         """Create (or re-submit a not_submitted) instance and take its lease. Returns (instance, lease)."""
         iid = instance_id(defn['frame'], operation_date)
         existing = self.store.get_instance(iid)
+        if existing is None or State(existing['state']) == State.NOT_SUBMITTED:
+            self.check_resources(defn)
         if existing is not None and State(existing['state']) != State.NOT_SUBMITTED:
             st = existing['state']
             lease = self.store.get_lease(iid)
@@ -316,12 +352,17 @@ class Engine:
                 pl.derive()
                 if options.auto_rerun and State(pl.instance['state']) != State.NOT_SUBMITTED:
                     pl.resume()
+                said = _resources_after_recovery(pl, options.resource_reset)
+                if said:
+                    res.messages.append(said)
             events = list(res.events) + pl.events
             return (pl.instance if pl.instance_changed else None), pl.changed(), (res, events)
         if preview:   # check mode: the decision on the records as they are, nothing written
             inst, items = self.store.load(iid)
             return fn(inst, items)[2][0]
-        return commit(self.store, iid, fn, lease, self.events)
+        # the index of holders and waiters is rebuilt from the recovered records, in the same transaction: the
+        # occupancy every launch decision sees after this is that of the jobs as recovery found them
+        return commit(self.store, iid, fn, lease, self.events, reindex=True)
 
     def record_recovery_stops(self, iid, lease, jobs):
         """Record what the manager node reported of the attempts recovery stopped there (rc, signal, end)."""
@@ -384,12 +425,12 @@ class HostDriver:
             # recovery of the next controller takes over
             raise ControllerGone('the controller process %d is gone; this driver stops' % self.parent)
 
-    def _update(self, iid, fn):
-        def guarded(inst, items):
+    def _update(self, iid, fn, index=False):
+        def guarded(inst, items, *view):
             self._check_parent()  # inside the transaction: an orphaned driver never writes
-            return fn(inst, items)
+            return fn(inst, items, *view)
         try:
-            result = commit(self.store, iid, guarded, self.leases[iid], self.events)
+            result = commit(self.store, iid, guarded, self.leases[iid], self.events, index=index)
         except self.store_mod.LeaseLost as exc:
             raise EngineError(self._lost_message(iid, exc))
         if len(self.events) > 2 * EVENTS_KEPT:
@@ -431,30 +472,27 @@ class HostDriver:
 
     # ------------------------------------------------------------------ one round
     def _plan(self):
-        """Advance every instance and mark this host's launches (write-ahead). Returns [(iid, specs)]."""
-        # free slots on this host, over every instance this controller drives
-        running = 0
-        for iid in self.leases:
-            _inst, items = self.store.load(iid)
-            running += sum(1 for it in items.values() if it['kind'] == 'job' and it['host'] == self.host
-                           and holds_a_slot(it))
-        room = None if self.limit is None else max(0, self.limit - running)
+        """Advance every instance and mark this host's launches (write-ahead). Returns [(iid, specs)].
+
+        Each instance is one transaction that sees the store's index of holders and waiters, over every instance
+        and every controller on the store: the resources a job takes and its host slot are recorded with its
+        ``launching`` record, so the host's limit and every resource's capacity hold globally."""
         plans = []
         for iid in self.leases:
-            specs, room = self._update(iid, functools.partial(self._pick, room=room))
+            specs = self._update(iid, self._pick, index=True)
             if specs:
                 plans.append((iid, specs))
         return plans
 
-    def _pick(self, inst, items, room):
+    def _pick(self, inst, items, view):
         """In one transaction: advance the instance and mark this host's launches (write-ahead)."""
         pl = planner_for(inst, items)
         pl.advance()
-        picked = pl.pick_launches(self.host, room, attempt_id_factory(inst))
-        if room is not None:
-            room = max(0, room - len(picked))
+        capacities = {name: rec['capacity'] for name, rec in (view.get('resources') or {}).items()}
+        occupancy = _resources.Occupancy(view.get('entries'), capacities, inst['id'], pl.items)
+        picked = pl.pick_launches(self.host, None, attempt_id_factory(inst), occupancy=occupancy, limit=self.limit)
         specs = [job_spec(inst, pl.defs[p], pl.items[p], self.root) for p in picked]
-        return (pl.instance if pl.instance_changed else None), pl.changed(), ((specs, room), pl.events)
+        return (pl.instance if pl.instance_changed else None), pl.changed(), (specs, pl.events)
 
     def _call(self, name, args):
         """Run a module on the host; returns its result, or None when the host did not answer."""
@@ -748,6 +786,7 @@ class HostDriver:
         down = self.down_hosts()
         done = True
         self._progress_for = set()
+        entries = None
         for iid in self.leases:
             inst, items = self.store.load(iid)
             pl = planner_for(inst, items)
@@ -756,9 +795,37 @@ class HostDriver:
             up = sorted(h for h in (inst.get('definition') or {}).get('hosts', []) if h not in down)
             if up and up[0] == self.host:
                 self._progress_for.add(iid)
-            if not pl.quiescent(down):
-                done = False
+            if pl.quiescent(down):
+                continue
+            if any(it.get('waiting') for it in items.values() if it['kind'] == 'job'):
+                if entries is None:
+                    entries = self._index()
+                stuck = _resources.stuck(iid, items, entries)
+                if stuck:
+                    self._say_stuck(iid, stuck)
+                if pl.quiescent(down, ignore=stuck):
+                    continue
+            done = False
         return done
+
+    def _index(self):
+        try:
+            return self.store.get_index()
+        except (AttributeError, self.store_mod.StoreError):
+            return {}
+
+    def _say_stuck(self, iid, stuck):
+        """Once per job: it waits only for what attempts of unknown state hold; nothing frees it but a recovery."""
+        shown = getattr(self, '_stuck_shown', set())
+        self._stuck_shown = shown
+        for path, holders in sorted(stuck.items()):
+            if (iid, path) in shown:
+                continue
+            shown.add((iid, path))
+            self._print('jobnet: %s %s waits for what %s hold%s, whose state is unknown (queuing_env_down): run '
+                        'jobnet.scheduler.recover to resolve %s' % (iid, path, ', '.join(holders),
+                                                                    's' if len(holders) == 1 else '',
+                                                                    'it' if len(holders) == 1 else 'them'))
 
     def run(self, seconds=None):
         """Drive for up to ``seconds`` (None: until nothing more can happen; 0: one round); returns a summary dict
@@ -795,14 +862,46 @@ class HostDriver:
                 }
 
 
-def holds_a_slot(item):
-    """Whether a job counts against its host's limit: it runs, its launch is in flight, or its attempt's real state
-    is unknown (``queuing_env_down`` with an attempt that was started, after a recovery skip or a lost host): such
-    an attempt may still run there, so it keeps its slot until a recovery resolves it."""
-    if item.get('phase') == LAUNCHING or item['state'] == State.RUNNING.value:
-        return True
-    return (item['state'] == State.QUEUING_ENV_DOWN.value and bool(item.get('attempt_id'))
-            and item.get('phase') == LAUNCHED)
+#: whether a job holds its resources and a slot of its host (``_resources.holds_a_slot``)
+holds_a_slot = _resources.holds_a_slot
+
+
+def _resources_after_recovery(pl, reset):
+    """After recovery: restore (say what is held and who waits, in order) or, with ``resource_reset``, forget what
+    the recovered jobs hold and their places, as the original does (notes 2 and 11). Returns the message, None when
+    nothing is held or waits."""
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils._messages import message
+    iid = pl.instance['id']
+    holds, waits, count = {}, [], 0
+    for path in pl.jobs():
+        item = pl.items[path]
+        if reset:
+            if _resources.holds_a_slot(item) and item.get('unclaimed') != item.get('attempt_id'):
+                item['unclaimed'] = item.get('attempt_id')
+                count += 1
+                pl._touch(path)   # pylint: disable=protected-access
+            if item.get('waiting') or item.get('ready_at'):
+                item.pop('waiting', None)
+                item.pop('ready_at', None)
+                pl._touch(path)   # pylint: disable=protected-access
+            continue
+        entry = _resources.entry_of(iid, item)
+        if entry is None:
+            continue
+        if entry['kind'] == _resources.HOLD:
+            holds.setdefault('slot on %s' % entry['host'], 0)
+            holds['slot on %s' % entry['host']] += 1
+            for name, units in entry['needs'].items():
+                holds[name] = holds.get(name, 0) + units
+        else:
+            waits.append(entry)
+    if reset:
+        return message('JNR128', iid=iid, count=count) if count else None
+    if not holds and not waits:
+        return None
+    held = ', '.join('%s %d' % (name, n) for name, n in sorted(holds.items())) or 'nothing held'
+    waiting = ', '.join('%s (%s)' % (e['path'], ', '.join(e['for'])) for e in sorted(waits, key=_resources.order_key))
+    return message('JNR127', iid=iid, holds=held, waits=waiting or 'none')
 
 
 def _job_moves(iid, before, items):

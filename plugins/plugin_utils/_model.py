@@ -27,7 +27,7 @@ import re
 
 import yaml
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _time
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _time
 
 # Every pattern is matched with fullmatch() (or ends in \Z): "$" would let a final line break through.
 FRAME_NAME_RE = re.compile(r'[a-z0-9][a-z0-9_-]{0,63}\Z')
@@ -38,7 +38,7 @@ DATE_RE = re.compile(r'(\d{4})-(\d{2})-(\d{2})\Z')
 ATTEMPT_ID_RE = re.compile(r'[A-Za-z0-9._-]{1,128}\Z')
 ATTEMPT_ID_MAX = 128
 
-OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'catch_up')
+OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'catch_up', 'resource_reset')
 MAX_PROBLEMS_SHOWN = 10
 
 # Limits of a frame (docs/validation.md). Names: 64 characters (in the patterns above).
@@ -685,6 +685,18 @@ def secret_environment(value):
     return result
 
 
+def resource_needs(value):
+    """resources: {name: units} or a list of names (1 unit each); see ``_resources``."""
+    try:
+        return _resources.normalise_needs(value)
+    except _resources.ResourceError as exc:
+        raise ValueError(str(exc))
+
+
+def job_priority(value):
+    return _resources.check_priority(value)
+
+
 def positive_int(value):
     if isinstance(value, _HugeInt) and not value.text.startswith('-'):
         raise ValueError('expected a whole number of seconds from 1 to %d (31 days), got %s'
@@ -789,6 +801,8 @@ JOB_SPEC = {
     'env': {'type': environment},
     'secret_env': {'type': secret_environment},
     'timeout': {'type': positive_int},
+    'resources': {'type': resource_needs},
+    'priority': {'type': job_priority},
     'after': {'type': name_list},
     'skip': {'type': flag, 'default': False},
     'pause': {'type': flag, 'default': False},
@@ -1034,6 +1048,10 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
             })
             if params.get('secret_env'):
                 common['secret_env'] = dict(params['secret_env'])
+            if params.get('resources'):
+                common['resources'] = dict(params['resources'])
+            if params.get('priority'):
+                common['priority'] = params['priority']
             items_out.append(_ordered_job(common))
         else:
             net = dict(common, children=[])
@@ -1074,8 +1092,9 @@ _NET_KEYS = ('path', 'name', 'kind', 'parent', 'after', 'skip', 'pause', 'childr
 
 def _ordered_job(item):
     out = {key: item[key] for key in _JOB_KEYS}
-    if item.get('secret_env'):   # only when given: definitions without it read as before
-        out['secret_env'] = item['secret_env']
+    for key in ('secret_env', 'resources', 'priority'):   # only when given: definitions without them read as before
+        if item.get(key):
+            out[key] = item[key]
     return out
 
 

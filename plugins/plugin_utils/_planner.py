@@ -169,6 +169,14 @@ class Planner:
         item = self.items[path]
         old = _state(item)
         new = transition(item['kind'], self._rule_of(op), path, old, new, reason=reason)
+        if new not in (State.QUEUING, State.QUEUING_ENV_DOWN) and ('waiting' in item or 'ready_at' in item):
+            # out of the queue: its place in the waiting order goes (a rerun queues it again, last)
+            item.pop('waiting', None)
+            item.pop('ready_at', None)
+        elif new == State.QUEUING and item['kind'] == JOB and not item.get('ready_at'):
+            # its place in the waiting order: when its start conditions were met (the same instant for the jobs
+            # made ready by one change, which then follow the frame's order), kept in the record
+            item['ready_at'] = isotime(self.now)
         if new != old:
             item['state'] = new.value
             if item['kind'] == NET:
@@ -461,13 +469,21 @@ class Planner:
         return ready
 
     @_runs(Op.STEP)
-    def pick_launches(self, host, room, attempt_id_for):
-        """Mark up to ``room`` queued jobs of ``host`` as launching (write-ahead) and return their paths.
+    def pick_launches(self, host, room, attempt_id_for, *, occupancy=None, limit=None):
+        """Mark the queued jobs of ``host`` that may start now as launching (write-ahead) and return their paths.
 
-        ``room`` is the number of free slots on the host (None: no limit); force-started jobs pass the limit.
-        A job already in phase ``launching`` (a launch whose outcome is unknown) is launched again with the
-        same attempt id, which the host treats as the same attempt.
+        With ``occupancy`` (a :class:`_resources.Occupancy` of the whole store, what the driver passes) the jobs
+        are served in their waiting order and each takes its resources and a slot of ``host`` (``limit``: the
+        host's ``jobnet_max_running``, None: no limit); a job that cannot start records what it waits for
+        (``waiting``), which makes it a waiter in the store's index. Without it, ``room`` is the number of free
+        slots on the host (None: no limit) and resources are not looked at.
+
+        Force-started jobs pass the host's limit (never a resource's capacity). A job already in phase
+        ``launching`` (a launch whose outcome is unknown) is launched again with the same attempt id, which the
+        host treats as the same attempt; it already holds what it needs.
         """
+        if occupancy is not None:
+            return self._pick_served(host, attempt_id_for, occupancy, limit)
         picked = []
         for path in self.queued_on(host):
             item = self.items[path]
@@ -477,17 +493,61 @@ class Planner:
                     item['message'] = 'waiting for a free slot on %s' % host
                     self._touch(path)
                 continue
-            if item.get('phase') != LAUNCHING:
-                item['attempt'] = int(item.get('attempt') or 0) + 1
-                item['attempt_id'] = attempt_id_for(path, item['attempt'])
-                item['phase'] = LAUNCHING
-                item['rc'] = item['signal'] = item['ended'] = None
-            item['message'] = ''
-            item['flags']['force'] = False
-            self._touch(path)
+            self._mark_launching(path, attempt_id_for)
             picked.append(path)
             if room is not None and not forced:
                 room -= 1
+        return picked
+
+    def _mark_launching(self, path, attempt_id_for, needs=None):
+        item = self.items[path]
+        if item.get('phase') != LAUNCHING:
+            item['attempt'] = int(item.get('attempt') or 0) + 1
+            item['attempt_id'] = attempt_id_for(path, item['attempt'])
+            item['phase'] = LAUNCHING
+            item['rc'] = item['signal'] = item['ended'] = None
+            if needs:
+                item['needs'] = dict(needs)
+            else:
+                item.pop('needs', None)
+            item.pop('unclaimed', None)
+        item.pop('waiting', None)
+        item.pop('ready_at', None)
+        item['message'] = ''
+        item['flags']['force'] = False
+        self._touch(path)
+
+    def _pick_served(self, host, attempt_id_for, occupancy, limit):
+        picked = []
+        candidates = []
+        for path in self.queued_on(host):
+            item = self.items[path]
+            if item.get('phase') == LAUNCHING:   # in flight: it holds already
+                self._mark_launching(path, attempt_id_for)
+                picked.append(path)
+                continue
+            if not item.get('ready_at'):
+                item['ready_at'] = isotime(self.now)   # its place in the waiting order, kept in the record
+                self._touch(path)
+            d = self.defs[path]
+            candidates.append({'iid': self.instance.get('id'), 'path': path, 'host': host,
+                               'needs': dict(d.get('resources') or {}), 'priority': int(d.get('priority') or 0),
+                               'ready_at': item['ready_at'], 'rank': self.order[path],
+                               'forced': bool(item['flags'].get('force'))})
+        for cand, blocked in occupancy.take(host, limit, candidates):
+            path = cand['path']
+            item = self.items[path]
+            if not blocked:
+                self._mark_launching(path, attempt_id_for, cand['needs'])
+                picked.append(path)
+                continue
+            waiting = {'for': blocked, 'needs': cand['needs'], 'priority': cand['priority'], 'forced': cand['forced'],
+                       'rank': cand['rank']}
+            message = occupancy.why(host, limit, cand['needs'], blocked)
+            if item.get('waiting') != waiting or item.get('message') != message:
+                item['waiting'] = waiting
+                item['message'] = message
+                self._touch(path)
         return picked
 
     @_runs(Op.STEP)
@@ -570,14 +630,15 @@ class Planner:
                 out.append(path)
         return out
 
-    def quiescent(self, down_hosts=()):
-        """No more progress without an operator (or a host coming back): the driver may end."""
+    def quiescent(self, down_hosts=(), ignore=()):
+        """No more progress without an operator (or a host coming back): the driver may end. ``ignore``: queued jobs
+        that nothing but a recovery can free (they wait for what attempts of unknown state hold)."""
         st = _state(self.instance)
         if st in TERMINAL or st == State.NOT_SUBMITTED:
             return True
         if st in (State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT):
             return False  # its start time comes: the driver waits for it
-        return not [p for p in self.active_jobs() if self.items[p]['host'] not in down_hosts]
+        return not [p for p in self.active_jobs() if self.items[p]['host'] not in down_hosts and p not in ignore]
 
     # ------------------------------------------------------------------ operations
     def _find(self, path):

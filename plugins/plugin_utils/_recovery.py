@@ -146,6 +146,7 @@ class RecoveryOptions:
     recovery_skip: bool = False         # リカバリ処理スキップ: do not contact agents
     adopt_manager_jobs: bool = False    # extension: adopt jobs on the manager node instead of ending them
     catch_up: bool = False              # extension: a standby frame whose start time passed starts (5.428 A-2)
+    resource_reset: bool = False        # the original's notes 2 and 11: held resources and waiting order forgotten
 
     @classmethod
     def names(cls):

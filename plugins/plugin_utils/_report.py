@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _store, _time
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _store, _time
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 COLUMNS = ('frame', 'net', 'job', 'host', 'state', 'started', 'ended', 'rc', 'reason')
@@ -35,6 +35,11 @@ def status_document(store, iids):
                          'started': item.get('started'), 'ended': item.get('ended'), 'rc': item.get('rc'),
                          'signal': item.get('signal'), 'attempt': item.get('attempt'),
                          'attempt_id': item.get('attempt_id'), 'message': item.get('message') or ''})
+            waiting = item.get('waiting')
+            if item['state'] == State.QUEUING.value and isinstance(waiting, dict) and waiting.get('for'):
+                rows[-1]['waiting_for'] = list(waiting['for'])   # resource names, and "slot" for the host's limit
+            if item.get('needs'):
+                rows[-1]['resources'] = dict(item['needs'])
         frames.append({'frame': instance['frame'], 'operation_date': instance['operation_date'], 'id': iid,
                        'state': instance['state'], 'started': instance.get('started'),
                        'ended': instance.get('ended'), 'items': rows})
@@ -67,6 +72,34 @@ def table(doc):
             lines.append('  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
         lines.append('')
     return '\n'.join(lines)
+
+
+def resource_document(store):
+    """The resources of the status: {'resources': {name: {capacity, held, holders, waiters}}, 'host_slots': {host:
+    {running, holders, waiters}}}, from the store's definitions and its index (holders and waiters in order)."""
+    defs = store.get_resources()
+    resources, hosts = _resources.status(store.get_index(), {n: r['capacity'] for n, r in defs.items()})
+    return {'resources': resources, 'host_slots': hosts}
+
+
+def resource_table(doc):
+    """One line per resource (capacity, units held), then its holders and its waiters in serving order; then the
+    hosts where jobs wait for a free slot."""
+    lines = []
+    for name, res in sorted((doc.get('resources') or {}).items()):
+        cap = 'not defined' if res['capacity'] is None else 'capacity %d' % res['capacity']
+        lines.append('resource %s  %s  held %d' % (name, cap, res['held']))
+        for h in res['holders']:
+            lines.append('  holds  %d  %s  %s  on %s' % (h['units'], h['instance'], h['path'], h['host']))
+        for n, w in enumerate(res['waiters'], 1):
+            prio = '  priority %d' % w['priority'] if w.get('priority') else ''
+            lines.append('  waits  #%d  %d  %s  %s  on %s%s' % (n, w['units'], w['instance'], w['path'], w['host'],
+                                                              prio))
+    for host, slot in sorted((doc.get('host_slots') or {}).items()):
+        if slot['waiters']:
+            lines.append('host %s  running %d  waiting for a free slot: %s' % (host, slot['running'], ', '.join(
+                '#%d %s %s' % (n, w['instance'], w['path']) for n, w in enumerate(slot['waiters'], 1))))
+    return '\n'.join(lines) + ('\n' if lines else '')
 
 
 def schedule_table(days):

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import _checks
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common import (
     CorruptRecord,
@@ -89,7 +90,7 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def update(self, iid: str, fn, lease: Lease | None = None, *, paths=None):
+    def update(self, iid: str, fn, lease: Lease | None = None, *, paths=None, index=False, reindex=False):
         """Read, decide and write one instance in one transaction; returns what ``fn`` returns as its result.
 
         Under the instance's exclusive lock the store reads the instance and its items (only ``paths`` when
@@ -110,7 +111,21 @@ class Store(abc.ABC):
         If ``fn`` raises, or returns something unacceptable (:class:`InvalidRecord`: a bad record, an event
         that is not a dict or not plain JSON), nothing is written. :class:`UnknownInstance` when ``iid`` is not
         in the store.
+
+        **The index of holders and waiters.** In the same transaction the store rewrites the index entry of every
+        item written (:func:`_resources.entry_of`, a function of the item alone: a job that holds resources and a
+        slot, or waits for them), so the index never disagrees with the items. With ``index=True`` ``fn`` is
+        called as ``fn(instance, items, view)``, ``view`` being ``{'entries': {key: entry}, 'resources': {name:
+        record}}`` of the whole store, and the write is applied only if no other write changed the index or a
+        resource since it was read (the backend decides again from a fresh read otherwise, so ``fn`` must decide
+        from its arguments only). With ``reindex=True`` (``paths`` must be ``None``) every entry of the instance is
+        rebuilt from its items as they will be (recovery).
         """
+
+    @staticmethod
+    def _check_update_args(paths, reindex) -> None:
+        if reindex and paths is not None:
+            raise InvalidRecord('an update that rebuilds the index (reindex) reads every item: paths must be None')
 
     @abc.abstractmethod
     def delete_instance(self, iid: str, lease: Lease | None = None) -> bool:
@@ -392,6 +407,36 @@ class Store(abc.ABC):
         """Remove one schedule record; ``True`` when it existed."""
         return bool(self._delete_schedule_raw(key))
 
+    # ==== resources and the index of holders and waiters (shared by every instance and controller)
+
+    def get_index(self) -> dict:
+        """``{key: entry}`` of the index: every job that holds (``kind`` ``hold``) or waits (``wait``), as
+        :func:`_resources.entry_of` derives it from the items."""
+        return _checks.parse_index(self._get_index_raw())
+
+    def get_resources(self) -> dict:
+        """``{name: record}`` of every resource definition (``capacity`` and who set it)."""
+        return _checks.parse_resources(self._get_resources_raw())
+
+    def put_resource(self, name: str, record: dict, *, create_only: bool = False) -> bool:
+        """Define or change a resource in one transaction (``record`` needs ``capacity``; ``updated`` is stamped);
+        with ``create_only`` an existing definition is kept and ``False`` returned. A change makes every launch
+        decision made at the same time decide again."""
+        _resources.check_name(name)
+        if not isinstance(record, dict):
+            raise InvalidRecord('resource %s must be a dict' % name)
+        rec = dict(record)
+        rec['capacity'] = _resources.check_capacity(rec.get('capacity'), name)
+        rec['name'] = name
+        rec['updated'] = epoch_isotime()
+        return bool(self._put_resource_raw(name, _dumps(rec, 'resource %s' % name), bool(create_only)))
+
+    def delete_resource(self, name: str) -> bool:
+        """Remove a resource definition; ``True`` when it existed. Jobs that hold it keep running; jobs that need
+        it wait until it is defined again."""
+        _resources.check_name(name)
+        return bool(self._delete_resource_raw(name))
+
     # ==== the fact-cache namespace (apart from every frame record)
 
     def fact_get(self, key: str) -> tuple[object, float] | None:
@@ -425,6 +470,22 @@ class Store(abc.ABC):
         """Remove every fact-cache entry whose key starts with ``prefix`` (all of them for ``''``)."""
 
     # ==== backend primitives: raw JSON text in and out, no checks (the methods above check)
+
+    @abc.abstractmethod
+    def _get_index_raw(self):
+        """``[(key, entry JSON)]`` of the whole index."""
+
+    @abc.abstractmethod
+    def _get_resources_raw(self):
+        """``[(name, JSON)]`` of every resource definition."""
+
+    @abc.abstractmethod
+    def _put_resource_raw(self, name, raw, create_only):
+        """Write one resource definition; with ``create_only`` only when absent. Returns whether it wrote."""
+
+    @abc.abstractmethod
+    def _delete_resource_raw(self, name):
+        """Remove one resource definition; returns whether it existed."""
 
     @abc.abstractmethod
     def _put_schedule_raw(self, key, raw, create_only):

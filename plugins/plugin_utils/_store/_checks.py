@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _records
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _records, _resources
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import (
     INSTANCE_REQUIRED,
     ITEM_REQUIRED,
@@ -134,14 +134,26 @@ def prepare_create(instance: dict, items, events=None) -> tuple[str, str, list, 
     return iid, _dumps(inst, 'instance record %s' % iid), rows, prepare_events(iid, events)
 
 
-def run_fn(iid: str, fn, instance: dict, items: dict, version: int):
+def create_index_rows(iid: str, items) -> list:
+    """The index rows of a new instance's items (``[]`` for fresh items: nothing holds or waits yet)."""
+    pairs = items.items() if isinstance(items, dict) else [(it.get('path'), it) for it in (items or [])]
+    return [row for row in index_rows(iid, dict(pairs)) if row[1] is not None]
+
+
+def run_fn(iid: str, fn, instance: dict, items: dict, version: int, *, view=None, reindex: bool = False):
     """Call an update function and check what it returns.
 
-    ``fn(instance, items)`` returns ``(instance or None, {path: item or None}, result)`` or the same with a
-    fourth element, a list of event dicts. The answer is ``(instance JSON or None, [(path, JSON or None)],
-    result, [event JSON])``; anything else raises :class:`InvalidRecord` before a byte is written.
+    ``fn(instance, items)`` (``fn(instance, items, view)`` when ``view`` is given: what the index and the resource
+    definitions hold, for a launch decision) returns ``(instance or None, {path: item or None}, result)`` or the
+    same with a fourth element, a list of event dicts. The answer is ``(instance JSON or None, [(path, JSON or
+    None)], result, [event JSON], [(index key, entry JSON or None)])``; anything else raises
+    :class:`InvalidRecord` before a byte is written.
+
+    The index rows are those of the changed items (:func:`_resources.entry_of`: ``None`` removes the entry); with
+    ``reindex`` they are the entries of every item of the instance as it will be (the backend first removes all the
+    instance's entries).
     """
-    out = fn(instance, items)
+    out = fn(instance, items) if view is None else fn(instance, items, view)
     if not isinstance(out, tuple) or len(out) not in (3, 4):
         raise InvalidRecord('the update function for %s must return (instance or None, {path: item}, result) or '
                             '(instance or None, {path: item}, result, [event]), got %r; nothing was written'
@@ -155,6 +167,7 @@ def run_fn(iid: str, fn, instance: dict, items: dict, version: int):
         inst['updated'] = now
         inst_json = _dumps(inst, 'instance record %s' % iid)
     writes = []
+    final = {}
     if changed:
         if not isinstance(changed, dict):
             raise InvalidRecord('the update function for %s must return items as {path: item}, got %s; '
@@ -164,12 +177,61 @@ def run_fn(iid: str, fn, instance: dict, items: dict, version: int):
                 if not isinstance(path, str):
                     raise InvalidRecord('invalid item path %r in instance %s' % (path, iid))
                 writes.append((path, None))
+                final[path] = None
                 continue
             it = check_item_in(iid, path, item)
             it['updated'] = now
             it['version'] = version
             writes.append((path, _dumps(it, 'item %r of instance %s' % (path, iid))))
-    return inst_json, writes, result, prepare_events(iid, events)
+            final[path] = it
+    if reindex:
+        final = dict(items, **final)
+        index = [row for row in index_rows(iid, final) if row[1] is not None]
+    else:
+        index = index_rows(iid, final)
+    return inst_json, writes, result, prepare_events(iid, events), index
+
+
+def index_rows(iid: str, items: dict) -> list:
+    """``[(index key, entry JSON or None)]`` of items ({path: item or None}); the JSON has sorted keys, so equal
+    entries are equal text."""
+    rows = []
+    for path, item in items.items():
+        entry = _resources.entry_of(iid, item) if isinstance(item, dict) else None
+        rows.append((_resources.index_key(iid, path),
+                     None if entry is None else json.dumps(entry, sort_keys=True, separators=(',', ':'))))
+    return rows
+
+
+def parse_index(rows, problems=None) -> dict:
+    """{key: entry} of stored index rows; a row that does not parse is left out (and noted in ``problems``): the
+    index is derived from the items, and recovery rebuilds it."""
+    out = {}
+    for key, raw in rows:
+        key = key.decode('utf-8') if isinstance(key, bytes) else key
+        try:
+            entry = json.loads(raw)
+        except (TypeError, ValueError) as e:
+            if problems is not None:
+                problems.append('index entry %r does not parse (%s)' % (key, e))
+            continue
+        if isinstance(entry, dict):
+            out[key] = entry
+    return out
+
+
+def parse_resources(rows) -> dict:
+    """{name: record} of stored resource definitions; a record without a whole ``capacity`` is left out."""
+    out = {}
+    for name, raw in rows:
+        name = name.decode('utf-8') if isinstance(name, bytes) else name
+        try:
+            rec = json.loads(raw)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get('capacity'), int) and not isinstance(rec['capacity'], bool):
+            out[name] = rec
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -68,18 +68,22 @@ end
 """
 
 _LUA_CREATE = """#!lua
--- KEYS: instances, versions, items, order, itemver, events
--- ARGV: iid, instance json, number of items n, then n pairs: path, item json; then event json...
+-- KEYS: instances, versions, items, order, itemver, events, index, indexver
+-- ARGV: iid, instance json, number of items n, then n pairs: path, item json; number of index entries m, then m
+--       pairs: key, entry json; then event json...
 """ + _LUA_TYPES + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'EXISTS' end
-local last = 3 + 2 * tonumber(ARGV[3])
-local bad = wrongtype(KEYS[1], 'hash')
+local p = 4 + 2 * tonumber(ARGV[3])
+local last = p + 2 * tonumber(ARGV[p])
+local bad = wrongtype(KEYS[1], 'hash') or wrongtype(KEYS[7], 'hash') or wrongtype(KEYS[8], 'string')
 if not bad and #ARGV > last then bad = wrongtype(KEYS[6], 'list') end
 if bad then return bad end
+for i = p + 1, last, 2 do redis.call('HSET', KEYS[7], ARGV[i], ARGV[i + 1]) end
+if last > p then redis.call('INCR', KEYS[8]) end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], '1')
-for i = 4, last, 2 do
+for i = 4, p - 1, 2 do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
   redis.call('RPUSH', KEYS[4], ARGV[i])
   redis.call('ZADD', KEYS[5], 1, ARGV[i])
@@ -89,9 +93,11 @@ return 'OK'
 """
 
 _LUA_UPDATE = """#!lua
--- KEYS: instances, versions, items, order, itemver, lease, events
+-- KEYS: instances, versions, items, order, itemver, lease, events, index, indexver
 -- ARGV: iid, expected version, lease token ('' = none), lease epoch, instance json ('' = unchanged),
 --       new version, number of item triples n, then n triples: op ('s' set / 'd' delete), path, item json;
+--       number of index pairs m, then m pairs: key, entry json ('' = remove); reindex ('1': first remove every
+--       entry of the instance); expected index version ('' = not checked);
 --       then event json... (appended to the events list in this same script)
 """ + _LUA_TYPES + """
 local v = redis.call('HGET', KEYS[2], ARGV[1])
@@ -102,30 +108,67 @@ if ARGV[3] ~= '' then
     return 'LEASE'
   end
 end
-local last = 7 + 3 * tonumber(ARGV[7])
+local p = 8 + 3 * tonumber(ARGV[7])
+local q = p + 1 + 2 * tonumber(ARGV[p])
+local last = q + 1
+if ARGV[q + 1] ~= '' and (redis.call('GET', KEYS[9]) or '0') ~= ARGV[q + 1] then return 'INDEX' end
 local bad = wrongtype(KEYS[1], 'hash') or wrongtype(KEYS[3], 'hash') or wrongtype(KEYS[4], 'list')
-  or wrongtype(KEYS[5], 'zset')
+  or wrongtype(KEYS[5], 'zset') or wrongtype(KEYS[8], 'hash') or wrongtype(KEYS[9], 'string')
 if not bad and #ARGV > last then bad = wrongtype(KEYS[7], 'list') end
 if bad then return bad end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[6])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[5]) end
 local nv = tonumber(ARGV[6])
-for i = 8, last, 3 do
-  local p = ARGV[i + 1]
+for i = 8, p - 1, 3 do
+  local path = ARGV[i + 1]
   if ARGV[i] == 's' then
-    if redis.call('HSET', KEYS[3], p, ARGV[i + 2]) == 1 then redis.call('RPUSH', KEYS[4], p) end
-    redis.call('ZADD', KEYS[5], nv, p)
+    if redis.call('HSET', KEYS[3], path, ARGV[i + 2]) == 1 then redis.call('RPUSH', KEYS[4], path) end
+    redis.call('ZADD', KEYS[5], nv, path)
   else
-    if redis.call('HDEL', KEYS[3], p) == 1 then redis.call('LREM', KEYS[4], 0, p) end
-    redis.call('ZREM', KEYS[5], p)
+    if redis.call('HDEL', KEYS[3], path) == 1 then redis.call('LREM', KEYS[4], 0, path) end
+    redis.call('ZREM', KEYS[5], path)
   end
 end
+local bump = false
+if ARGV[q] == '1' then
+  local prefix = ARGV[1] .. '\t'
+  for _, key in ipairs(redis.call('HKEYS', KEYS[8])) do
+    if string.sub(key, 1, #prefix) == prefix then redis.call('HDEL', KEYS[8], key); bump = true end
+  end
+end
+for i = p + 1, q - 1, 2 do
+  local cur = redis.call('HGET', KEYS[8], ARGV[i])
+  if ARGV[i + 1] == '' then
+    if cur then redis.call('HDEL', KEYS[8], ARGV[i]); bump = true end
+  elseif cur ~= ARGV[i + 1] then
+    redis.call('HSET', KEYS[8], ARGV[i], ARGV[i + 1]); bump = true
+  end
+end
+if bump then redis.call('INCR', KEYS[9]) end
 for i = last + 1, #ARGV do redis.call('RPUSH', KEYS[7], ARGV[i]) end
 return 'OK'
 """
 
+_LUA_VIEW = """#!lua flags=no-writes
+-- KEYS: index, resources, indexver
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3]) or '0'}
+"""
+
+_LUA_RESOURCE = """#!lua
+-- KEYS: resources, indexver   ARGV: name, json ('' = delete), create only ('1')
+""" + _LUA_TYPES + """
+local bad = wrongtype(KEYS[1], 'hash') or wrongtype(KEYS[2], 'string')
+if bad then return bad end
+local n
+if ARGV[2] == '' then n = redis.call('HDEL', KEYS[1], ARGV[1])
+elseif ARGV[3] == '1' then n = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); n = 1 end
+if n == 1 then redis.call('INCR', KEYS[2]) end
+return n
+"""
+
 _LUA_DELETE = """#!lua
--- KEYS: instances, versions, items, order, itemver, lease, events
+-- KEYS: instances, versions, items, order, itemver, lease, events, index, indexver
 -- ARGV: iid, lease token ('' = no check), lease epoch
 if ARGV[2] ~= '' then
   if redis.call('HGET', KEYS[6], 'token') ~= ARGV[2] or redis.call('HGET', KEYS[6], 'epoch') ~= ARGV[3] then
@@ -135,6 +178,14 @@ end
 local n = redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+if redis.call('TYPE', KEYS[8])['ok'] == 'hash' then
+  local prefix = ARGV[1] .. '\t'
+  local gone = 0
+  for _, key in ipairs(redis.call('HKEYS', KEYS[8])) do
+    if string.sub(key, 1, #prefix) == prefix then gone = gone + redis.call('HDEL', KEYS[8], key) end
+  end
+  if gone > 0 then redis.call('INCR', KEYS[9]) end
+end
 return n
 """
 
@@ -203,7 +254,8 @@ class RedisStore(Store):
 
     def _ikeys(self, iid: str) -> list[str]:
         return [self._k('instances'), self._k('versions'), self._k('items', iid), self._k('order', iid),
-                self._k('itemver', iid), self._k('lease', iid), self._k('events', iid)]
+                self._k('itemver', iid), self._k('lease', iid), self._k('events', iid), self._k('index'),
+                self._k('indexver')]
 
     # ---- error mapping
 
@@ -317,10 +369,14 @@ class RedisStore(Store):
         args = [iid, inst_json, str(len(rows))]
         for p, d in rows:
             args.extend((p, d))
+        index_rows = _checks.create_index_rows(iid, items)
+        args.append(str(len(index_rows)))
+        for key, data in index_rows:
+            args.extend((key, data))
         args.extend(event_rows)
         what = 'instance %s (%d items)' % (iid, len(rows))
         res = self._s(self._call_write(what, lambda: self._script('create', _LUA_CREATE)(
-            keys=k[:5] + k[6:7], args=args)))
+            keys=k[:5] + k[6:9], args=args)))
         if res == 'EXISTS':
             raise InstanceExists('frame instance %s already exists in state store %s' % (iid, self.url))
         self._refused(what, res)
@@ -352,43 +408,75 @@ class RedisStore(Store):
         except self._errors():
             pass  # it expires on its own
 
-    def update(self, iid: str, fn, lease: Lease | None = None, *, paths=None):
+    #: how many times an update that read the index decides again when another write changed the index first
+    INDEX_RETRIES = 200
+
+    def update(self, iid: str, fn, lease: Lease | None = None, *, paths=None, index=False, reindex=False):
         """Under the instance's lock: one snapshot read, ``fn``, then one Lua script that checks the version and
-        the lease and writes records and events; see :meth:`Store.update`. Returns ``fn``'s result."""
+        the lease and writes records, events and index entries; see :meth:`Store.update`. Returns ``fn``'s result.
+
+        With ``index=True`` the script also checks that the index and the resources are as ``fn`` saw them; when
+        another write changed them first, nothing is written and ``fn`` decides again from a fresh read.
+        """
         parse_iid(iid)
+        self._check_update_args(paths, reindex)
         k = self._ikeys(iid)
         what = 'an update of instance %s' % iid
         lkey, ltoken = self._lock(iid)
         try:
-            raw, ver, rows, lraw = self._snap(iid, 'all' if paths is None else 'some',
-                                              None if paths is None else [str(p) for p in paths])
-            if ver is None:
-                raise UnknownInstance('frame instance %s is not in state store %s' % (iid, self.url))
-            self._lease_matches(iid, lease, lraw)
-            problems: list = []
-            inst = _checks.parse_instance(iid, raw, ver, problems)
-            items = _checks.parse_items(iid, rows, problems)
-            self._raise_problems(problems)
-            version = ver + 1
-            inst_json, writes, result, event_rows = _checks.run_fn(iid, fn, inst, items, version)
-            args = [iid, str(ver), lease.token if lease else '', str(lease.epoch) if lease else '', inst_json or '',
-                    str(version), str(len(writes))]
-            for p, d in writes:
-                args.extend(('d', p, '') if d is None else ('s', p, d))
-            args.extend(event_rows)
-            res = self._s(self._call_write(what, lambda: self._script('update', _LUA_UPDATE)(keys=k, args=args)))
-            if res == 'UNKNOWN':
-                raise UnknownInstance('frame instance %s was deleted from state store %s during the update; nothing '
-                                      'was written' % (iid, self.url))
-            if res == 'LEASE':
-                raise LeaseLost(iid, lease, self.get_lease(iid))
-            if res == 'CONFLICT':
-                raise StoreWriteError(self.url, what, 'the instance changed after its lock expired (the update took '
-                                      'longer than %.0f s); nothing was written' % self.lock_ttl)
-            self._refused(what, res)
-            return result
+            for attempt in range(self.INDEX_RETRIES):
+                res, result = self._update_once(iid, fn, lease, paths, index, reindex, k, what)
+                if res != 'INDEX':
+                    return result
+                time.sleep(min(0.05, 0.001 * (attempt + 1)))
+            raise StoreWriteError(self.url, what, 'the index of holders and waiters kept changing under %d decisions '
+                                  'in a row; nothing was written' % self.INDEX_RETRIES)
         finally:
             self._unlock(lkey, ltoken)
+
+    def _update_once(self, iid, fn, lease, paths, index, reindex, k, what):
+        view, indexver = None, ''
+        if index:
+            got = self._call_read('the index of holders and waiters', lambda: self._script('view', _LUA_VIEW)(
+                keys=[self._k('index'), self._k('resources'), self._k('indexver')], args=[]))
+            view = {'entries': _checks.parse_index(self._pairs(got[0])),
+                    'resources': _checks.parse_resources(self._pairs(got[1]))}
+            indexver = self._s(got[2])
+        raw, ver, rows, lraw = self._snap(iid, 'all' if paths is None else 'some',
+                                          None if paths is None else [str(p) for p in paths])
+        if ver is None:
+            raise UnknownInstance('frame instance %s is not in state store %s' % (iid, self.url))
+        self._lease_matches(iid, lease, lraw)
+        problems: list = []
+        inst = _checks.parse_instance(iid, raw, ver, problems)
+        items = _checks.parse_items(iid, rows, problems)
+        self._raise_problems(problems)
+        version = ver + 1
+        inst_json, writes, result, event_rows, index_rows = _checks.run_fn(iid, fn, inst, items, version, view=view,
+                                                                          reindex=reindex)
+        args = [iid, str(ver), lease.token if lease else '', str(lease.epoch) if lease else '', inst_json or '',
+                str(version), str(len(writes))]
+        for p, d in writes:
+            args.extend(('d', p, '') if d is None else ('s', p, d))
+        args.append(str(len(index_rows)))
+        for key, data in index_rows:
+            args.extend((key, data or ''))
+        args.extend(('1' if reindex else '', indexver))
+        args.extend(event_rows)
+        res = self._s(self._call_write(what, lambda: self._script('update', _LUA_UPDATE)(keys=k, args=args)))
+        if res == 'UNKNOWN':
+            raise UnknownInstance('frame instance %s was deleted from state store %s during the update; nothing '
+                                  'was written' % (iid, self.url))
+        if res == 'LEASE':
+            raise LeaseLost(iid, lease, self.get_lease(iid))
+        if res == 'CONFLICT':
+            raise StoreWriteError(self.url, what, 'the instance changed after its lock expired (the update took '
+                                  'longer than %.0f s); nothing was written' % self.lock_ttl)
+        self._refused(what, res)
+        return res, result
+
+    def _pairs(self, flat):
+        return [(self._s(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
 
     def delete_instance(self, iid: str, lease: Lease | None = None) -> bool:
         """Remove an instance with its items, lease and events. Returns False when it was not there."""
@@ -445,6 +533,35 @@ class RedisStore(Store):
     def _delete_schedule_raw(self, key):
         return bool(self._call_write('the deletion of schedule record %s' % key,
                                      lambda: self._r.hdel(self._k('schedules'), key)))
+
+    # ---- the index of holders and waiters, resource definitions
+
+    def _get_index_raw(self):
+        return sorted(self._pairs(self._call_read('the index of holders and waiters', lambda: self._flat(
+            self._k('index')))))
+
+    def _get_resources_raw(self):
+        return sorted(self._pairs(self._call_read('resource definitions', lambda: self._flat(self._k('resources')))))
+
+    def _flat(self, key):
+        data = self._r.hgetall(key)
+        out = []
+        for k, v in data.items():
+            out.extend((k, v))
+        return out
+
+    def _resource_write(self, name, raw, create_only):
+        res = self._call_write('resource %s' % name, lambda: self._script('resource', _LUA_RESOURCE)(
+            keys=[self._k('resources'), self._k('indexver')], args=[name, raw, '1' if create_only else '']))
+        if isinstance(res, (bytes, str)):
+            self._refused('resource %s' % name, self._s(res))
+        return int(res) > 0
+
+    def _put_resource_raw(self, name, raw, create_only):
+        return self._resource_write(name, raw, create_only)
+
+    def _delete_resource_raw(self, name):
+        return self._resource_write(name, '', False)
 
     # ---- fact cache namespace
 

@@ -7,6 +7,7 @@ Tables (schema 1): ``meta`` (the schema number), ``instances``, ``items`` (with 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 
@@ -37,9 +38,14 @@ _SQLITE_SCHEMA = (
     'CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, data TEXT NOT NULL)',
     'CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, data TEXT NOT NULL)',
     'CREATE TABLE IF NOT EXISTS schedules (key TEXT PRIMARY KEY, data TEXT NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, iid TEXT NOT NULL, data TEXT NOT NULL) WITHOUT ROWID',
+    'CREATE INDEX IF NOT EXISTS claims_iid ON claims (iid)',
+    'CREATE TABLE IF NOT EXISTS resources (name TEXT PRIMARY KEY, data TEXT NOT NULL)',
 )
-#: tables a store must have to be read; ``schedules`` is added on the first write by a version that knows it
+#: tables a store must have to be read; ``schedules``, ``claims`` (the index of holders and waiters) and
+#: ``resources`` are added on the first write by a version that knows them (the index is then built from the items)
 _CORE_TABLES = frozenset({'meta', 'instances', 'items', 'leases', 'events', 'hosts', 'facts'})
+_LATER_TABLES = frozenset({'schedules', 'claims', 'resources'})
 
 
 class SQLiteStore(Store):
@@ -92,13 +98,15 @@ class SQLiteStore(Store):
         except sqlite3.OperationalError:
             pass  # a read-only file can still be read; writes report PEX209
         conn.execute('PRAGMA synchronous = FULL')
-        needed = _CORE_TABLES | {'schedules'}
+        needed = _CORE_TABLES | _LATER_TABLES
         if not needed <= tables:
             try:
                 conn.execute('BEGIN IMMEDIATE')
                 for stmt in _SQLITE_SCHEMA:
                     conn.execute(stmt)
                 conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA),))
+                if 'claims' not in tables:
+                    self._build_index(conn)
                 conn.execute('COMMIT')
             except sqlite3.Error as e:
                 try:
@@ -176,6 +184,34 @@ class SQLiteStore(Store):
                 self._rollback(conn)
                 raise
 
+    @staticmethod
+    def _build_index(conn) -> None:
+        """Build the index of holders and waiters from every item (a store written before the index existed)."""
+        rows = []
+        for iid, path, data in conn.execute("SELECT iid, path, data FROM items WHERE data LIKE '%\"kind\":\"job\"%'"):
+            try:
+                item = json.loads(data)
+            except ValueError:
+                continue
+            rows.extend((key, iid, d) for key, d in _checks.index_rows(iid, {path: item}) if d is not None)
+        conn.executemany('INSERT OR REPLACE INTO claims (key, iid, data) VALUES (?, ?, ?)', rows)
+
+    @staticmethod
+    def _write_index(conn, iid, rows, reindex=False) -> None:
+        if reindex:
+            conn.execute('DELETE FROM claims WHERE iid = ?', (iid,))
+        sets = [(key, iid, data) for key, data in rows if data is not None]
+        dels = [(key,) for key, data in rows if data is None]
+        if sets:
+            conn.executemany('INSERT OR REPLACE INTO claims (key, iid, data) VALUES (?, ?, ?)', sets)
+        if dels:
+            conn.executemany('DELETE FROM claims WHERE key = ?', dels)
+
+    @staticmethod
+    def _view(conn) -> dict:
+        return {'entries': _checks.parse_index(conn.execute('SELECT key, data FROM claims').fetchall()),
+                'resources': _checks.parse_resources(conn.execute('SELECT name, data FROM resources').fetchall())}
+
     # ---- primitives
 
     def _get_instance_raw(self, iid):
@@ -246,13 +282,16 @@ class SQLiteStore(Store):
                              [(iid, p, i, d) for i, (p, d) in enumerate(rows)])
             if event_rows:
                 self._insert_events(conn, iid, event_rows)
+            self._write_index(conn, iid, _checks.create_index_rows(iid, items), reindex=True)
         self._write('instance %s (%d items)' % (iid, len(rows)), run)
         return self.get_instance(iid)
 
-    def update(self, iid: str, fn, lease: Lease | None = None, *, paths=None):
-        """One ``BEGIN IMMEDIATE`` transaction: read, check the lease, ``fn``, write records and events; see
-        :meth:`Store.update`. Returns ``fn``'s result."""
+    def update(self, iid: str, fn, lease: Lease | None = None, *, paths=None, index=False, reindex=False):
+        """One ``BEGIN IMMEDIATE`` transaction: read, check the lease, ``fn``, write records, events and index
+        entries; see :meth:`Store.update`. Returns ``fn``'s result. Every writer of the file waits for this one, so
+        what ``fn`` sees of the index (``index=True``) cannot change before the write."""
         parse_iid(iid)
+        self._check_update_args(paths, reindex)
 
         def run(conn):
             row = conn.execute('SELECT data, version FROM instances WHERE iid = ?', (iid,)).fetchone()
@@ -266,7 +305,9 @@ class SQLiteStore(Store):
             inst = _checks.parse_instance(iid, row[0], row[1], problems)
             items = _checks.parse_items(iid, self._items_rows(conn, iid, paths), problems)
             self._raise_problems(problems)
-            inst_json, writes, result, event_rows = _checks.run_fn(iid, fn, inst, items, version)
+            view = self._view(conn) if index else None
+            inst_json, writes, result, event_rows, index_rows = _checks.run_fn(iid, fn, inst, items, version,
+                                                                              view=view, reindex=reindex)
             conn.execute('UPDATE instances SET version = ? WHERE iid = ?', (version, iid))
             if inst_json is not None:
                 conn.execute('UPDATE instances SET data = ? WHERE iid = ?', (inst_json, iid))
@@ -282,6 +323,7 @@ class SQLiteStore(Store):
                 conn.executemany('DELETE FROM items WHERE iid = ? AND path = ?', [(iid, p) for p in dels])
             if event_rows:
                 self._insert_events(conn, iid, event_rows)
+            self._write_index(conn, iid, index_rows, reindex)
             return result
         return self._write('an update of instance %s' % iid, run)
 
@@ -297,6 +339,7 @@ class SQLiteStore(Store):
             conn.execute('DELETE FROM items WHERE iid = ?', (iid,))
             conn.execute('DELETE FROM events WHERE iid = ?', (iid,))
             conn.execute('DELETE FROM leases WHERE iid = ?', (iid,))
+            conn.execute('DELETE FROM claims WHERE iid = ?', (iid,))
             return n > 0
         return self._write('the deletion of instance %s' % iid, run)
 
@@ -368,6 +411,33 @@ class SQLiteStore(Store):
             return False
         return self._write('the deletion of schedule record %s' % key, lambda conn: conn.execute(
             'DELETE FROM schedules WHERE key = ?', (key,)).rowcount) > 0
+
+    # ---- the index of holders and waiters, resource definitions
+
+    def _has_table(self, name):
+        return bool(self._read('the table list', "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)))
+
+    def _get_index_raw(self):
+        if not self._has_table('claims'):
+            return []   # a store of an earlier version, read-only: nothing holds
+        return self._read('the index of holders and waiters', 'SELECT key, data FROM claims ORDER BY key')
+
+    def _get_resources_raw(self):
+        if not self._has_table('resources'):
+            return []
+        return self._read('resource definitions', 'SELECT name, data FROM resources ORDER BY name')
+
+    def _put_resource_raw(self, name, raw, create_only):
+        if create_only:
+            sql = 'INSERT OR IGNORE INTO resources (name, data) VALUES (?, ?)'
+        else:
+            sql = 'INSERT INTO resources (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data'
+        return self._write('resource %s' % name, lambda conn: conn.execute(sql, (name, raw)).rowcount) > 0
+
+    def _delete_resource_raw(self, name):
+        return self._write('the deletion of resource %s' % name, lambda conn: conn.execute(
+            'DELETE FROM resources WHERE name = ?', (name,)).rowcount) > 0
 
     # ---- fact cache namespace
 

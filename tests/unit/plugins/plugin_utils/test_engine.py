@@ -106,7 +106,7 @@ def test_host_limit_holds(store):
     running = [p for p, i in items.items() if i['state'] == 'running']
     queued = [p for p, i in items.items() if i['state'] == 'queuing' and i['host'] == 'h1']
     assert len(running) == 1 and running[0] in ('c', 'd'), items
-    assert len(queued) == 1 and items[queued[0]]['message'] == 'waiting for a free slot on h1'
+    assert len(queued) == 1 and items[queued[0]]['message'] == 'waiting for a free slot on h1 (jobnet_max_running 1)'
     assert drv._plan() == []   # still full
 
 

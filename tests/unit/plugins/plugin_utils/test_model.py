@@ -162,7 +162,7 @@ ERRORS = [
         frame: f
         jobs: [{name: a, host: agent1, shell: "true", colour: red}]
      ''', 'a', 2, "unknown key 'colour' (known keys: after, chdir, command, description, env, host, name, "
-                  "pause, secret_env, shell, skip, timeout)"),
+                  "pause, priority, resources, secret_env, shell, skip, timeout)"),
     ('wrong type: timeout', '''
         frame: f
         jobs:

@@ -255,7 +255,8 @@ def test_store_contract_is_abstract_and_both_backends_fulfil_it():
             '_get_version_raw', '_items_since_raw', '_lease_get_raw', '_lease_cas', '_read_events_raw',
             '_append_events_raw', '_set_host_raw', '_get_hosts_raw', '_fact_get_raw',
             '_fact_set_raw', '_put_schedule_raw', '_get_schedules_raw',
-            '_delete_schedule_raw'} == set(S.Store.__abstractmethods__)
+            '_delete_schedule_raw', '_get_index_raw', '_get_resources_raw', '_put_resource_raw',
+            '_delete_resource_raw'} == set(S.Store.__abstractmethods__)
 
     class Half(S.Store):
         def close(self):

@@ -1,0 +1,92 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action of jobnet.scheduler.resource (documented in plugins/modules/resource.py)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, documented_spec, say
+
+
+class ActionModule(JobnetAction):
+
+    _supports_check_mode = True
+
+    _VALID_ARGS = frozenset(('name', 'capacity', 'state', 'store'))
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        _spec, args = self.validate_argument_spec(argument_spec=documented_spec('resource', {
+            'name': {'type': 'str'},
+            'capacity': {'type': 'int'},
+            'state': {'type': 'str', 'choices': ['present', 'absent', 'query']},
+            'store': {'type': 'str', 'no_log': False},
+        }))
+        name = args.get('name')
+        state = args.get('state') or 'present'
+        if name is not None:
+            name = name.strip()
+        if not name:
+            if name is not None:
+                raise AnsibleActionFail('name is empty: give the name of a resource (-e name=db), or leave it out to '
+                                        'list every resource')
+            state = 'query'
+        try:
+            if name:
+                _resources.check_name(name)
+            if state == 'present':
+                if args.get('capacity') is None:
+                    raise AnsibleActionFail('capacity is required to define resource %s: the number of units jobs may '
+                                            'hold at once (-e capacity=2)' % name)
+                capacity = _resources.check_capacity(args['capacity'], name)
+        except _resources.ResourceError as exc:
+            raise AnsibleActionFail(str(exc))
+        if state == 'query' and self._task.check_mode:
+            view = self.read_store_if_any(task_vars, lambda store: (store.get_resources(), store.get_index()))
+            defs, entries = view or ({}, {})
+            return self._answer(result, defs, entries, name, False)
+        store = self.open_store(task_vars, create=state == 'present')
+        try:
+            defs = store.get_resources()
+            old = defs.get(name) if name else None
+            changed = False
+            if state == 'present':
+                changed = old is None or old.get('capacity') != capacity
+                if changed and not self._task.check_mode:
+                    store.put_resource(name, {'capacity': capacity, 'by': 'jobnet.scheduler.resource'})
+            elif state == 'absent':
+                changed = old is not None
+                if changed and not self._task.check_mode:
+                    store.delete_resource(name)
+            defs = store.get_resources()
+            entries = store.get_index()
+        except (_store.StoreError, _resources.ResourceError) as exc:
+            raise AnsibleActionFail('resource: %s' % exc)
+        finally:
+            store.close()
+        mode = 'check mode: would ' if self._task.check_mode else ''
+        if state == 'present' and changed:
+            if old is None:
+                say('jobnet: %sdefine resource %s with capacity %d' % (mode, name, capacity) if mode else
+                    'jobnet: resource %s defined with capacity %d' % (name, capacity))
+            else:
+                say('jobnet: %sset the capacity of resource %s from %d to %d' % (mode, name, old['capacity'], capacity)
+                    if mode else 'jobnet: resource %s: capacity %d (was %d)' % (name, capacity, old['capacity']))
+        elif state == 'absent' and changed:
+            say('jobnet: %sremove resource %s' % (mode, name) if mode else 'jobnet: resource %s removed' % name)
+        return self._answer(result, defs, entries, name, changed)
+
+    @staticmethod
+    def _answer(result, defs, entries, name, changed):
+        resources, hosts = _resources.status(entries, {n: r['capacity'] for n, r in defs.items()})
+        for res_name, res in resources.items():
+            holders = ', '.join('%s %s' % (h['instance'], h['path']) for h in res['holders']) or 'none'
+            waiters = ', '.join('%s %s' % (w['instance'], w['path']) for w in res['waiters']) or 'none'
+            cap = 'not defined' if res['capacity'] is None else 'capacity %d' % res['capacity']
+            say('jobnet: resource %s: %s, %d held by %s; waiting: %s' % (res_name, cap, res['held'], holders, waiters))
+        result.update({'changed': changed, 'resources': resources, 'hosts': hosts})
+        if name:
+            result['resource'] = defs.get(name)
+        return result
