@@ -43,7 +43,7 @@ attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Under C(--check) RV(changed) says whether the definition would change; nothing is written.
+    details: Under C(--check) the result's C(changed) says whether the definition would change; nothing is written.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full

@@ -19,7 +19,6 @@ import time
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _options, _report, _resources, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     LAUNCHED,
-    LAUNCHING,
     OperationError,
     Planner,
     initial_items,

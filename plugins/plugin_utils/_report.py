@@ -93,8 +93,8 @@ def resource_table(doc):
             lines.append('  holds  %d  %s  %s  on %s' % (h['units'], h['instance'], h['path'], h['host']))
         for n, w in enumerate(res['waiters'], 1):
             prio = '  priority %d' % w['priority'] if w.get('priority') else ''
-            lines.append('  waits  #%d  %d  %s  %s  on %s%s' % (n, w['units'], w['instance'], w['path'], w['host'],
-                                                              prio))
+            lines.append('  waits  #%d  %d  %s  %s  on %s%s'
+                         % (n, w['units'], w['instance'], w['path'], w['host'], prio))
     for host, slot in sorted((doc.get('host_slots') or {}).items()):
         if slot['waiters']:
             lines.append('host %s  running %d  waiting for a free slot: %s' % (host, slot['running'], ', '.join(

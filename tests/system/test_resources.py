@@ -302,11 +302,12 @@ def test_a_capacity_lowered_while_jobs_hold_it_keeps_them_running_and_holds_back
     proc = start_playbook(testenv, ['jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
                                     '-e', 'operation_date=%s' % DATE], str(tmp_path / 'run.log'), env=env)
     try:
-        wait_for('two holders and two waiters', lambda: (
-            sorted(p for p, it in snapshot(url, iid).items() if p and it.get('needs') and it['state'] == 'running'),
-            sorted(p for p, it in snapshot(url, iid).items() if p and it.get('waiting'))) == (['h1', 'h2'],
-                                                                                             ['w1', 'w2']),
-            timeout=120)
+        def held_and_waiting():
+            snap = snapshot(url, iid)
+            held = sorted(p for p, it in snap.items() if p and it.get('needs') and it['state'] == 'running')
+            waiting = sorted(p for p, it in snap.items() if p and it.get('waiting'))
+            return (held, waiting) == (['h1', 'h2'], ['w1', 'w2'])
+        wait_for('two holders and two waiters', held_and_waiting, timeout=120)
         out = define(testenv, env, 'db', 1)
         assert 'capacity 1 (was 2)' in out.stdout, out.stdout
         assert frame_state(url, iid) == 'running' and snapshot(url, iid)['h1']['state'] == 'running'

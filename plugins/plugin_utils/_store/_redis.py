@@ -452,8 +452,8 @@ class RedisStore(Store):
         items = _checks.parse_items(iid, rows, problems)
         self._raise_problems(problems)
         version = ver + 1
-        inst_json, writes, result, event_rows, index_rows = _checks.run_fn(iid, fn, inst, items, version, view=view,
-                                                                          reindex=reindex)
+        inst_json, writes, result, event_rows, index_rows = _checks.run_fn(
+            iid, fn, inst, items, version, view=view, reindex=reindex)
         args = [iid, str(ver), lease.token if lease else '', str(lease.epoch) if lease else '', inst_json or '',
                 str(version), str(len(writes))]
         for p, d in writes:

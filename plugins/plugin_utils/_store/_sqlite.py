@@ -306,8 +306,8 @@ class SQLiteStore(Store):
             items = _checks.parse_items(iid, self._items_rows(conn, iid, paths), problems)
             self._raise_problems(problems)
             view = self._view(conn) if index else None
-            inst_json, writes, result, event_rows, index_rows = _checks.run_fn(iid, fn, inst, items, version,
-                                                                              view=view, reindex=reindex)
+            inst_json, writes, result, event_rows, index_rows = _checks.run_fn(
+                iid, fn, inst, items, version, view=view, reindex=reindex)
             conn.execute('UPDATE instances SET version = ? WHERE iid = ?', (version, iid))
             if inst_json is not None:
                 conn.execute('UPDATE instances SET data = ? WHERE iid = ?', (inst_json, iid))
