@@ -416,6 +416,8 @@ class HostDriver:
         self._chart_at = None
         #: looks up a secret_env variable of this host (``_secrets.Resolver``); None: jobs with secrets are refused
         self.secrets = secrets
+        #: the waiting jobs already said to wait for attempts of unknown state
+        self._stuck_shown = set()
 
     # ------------------------------------------------------------------ store helpers
     def _check_parent(self):
@@ -683,7 +685,8 @@ class HostDriver:
     def _wait_store(self, wait):
         """Nothing runs here: wait until another host's driver changes an instance, or ``wait`` passes."""
         def versions():
-            return [self.store.get_version(iid) for iid in self.leases]
+            # its own instances, and what is held (a unit freed by another instance or controller wakes it)
+            return [self.store.get_version(iid) for iid in self.leases] + [self._index_version()]
         before = versions()
         deadline = self.clock() + wait
         while self.clock() < deadline:
@@ -807,6 +810,12 @@ class HostDriver:
             done = False
         return done
 
+    def _index_version(self):
+        try:
+            return self.store.get_index_version()
+        except (AttributeError, self.store_mod.StoreError):
+            return None
+
     def _index(self):
         try:
             return self.store.get_index()
@@ -815,8 +824,7 @@ class HostDriver:
 
     def _say_stuck(self, iid, stuck):
         """Once per job: it waits only for what attempts of unknown state hold; nothing frees it but a recovery."""
-        shown = getattr(self, '_stuck_shown', set())
-        self._stuck_shown = shown
+        shown = self._stuck_shown
         for path, holders in sorted(stuck.items()):
             if (iid, path) in shown:
                 continue

@@ -873,6 +873,13 @@ class Planner:
             self.instance.setdefault('flags', {})['stopped'] = True
             self.set_frame_state(State.STOPPED, 'stopped by operator', op=Op.STOP)
             scope = list(self.defs)
+        for p in scope:
+            item = self.items[p]
+            if item['kind'] == JOB and item.get('waiting') and not item['flags'].get('force'):
+                # nothing starts under a stop: its jobs no longer wait for resources (they keep their ready time,
+                # and wait again when released)
+                item.pop('waiting', None)
+                self._touch(p)
         self.advance()
         return [(p, self.items[p]['host'], self.items[p]['attempt_id']) for p in scope
                 if self.items[p]['kind'] == JOB and _state(self.items[p]) == State.RUNNING

@@ -61,7 +61,7 @@ def check_name(name, where='resource'):
 
 
 def check_capacity(value, name):
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r'\s*[0-9]{1,7}\s*', value):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise ResourceError('the capacity of resource %s must be a whole number from 0 to %d, got %r'

@@ -414,6 +414,11 @@ class Store(abc.ABC):
         :func:`_resources.entry_of` derives it from the items."""
         return _checks.parse_index(self._get_index_raw())
 
+    def get_index_version(self) -> int:
+        """A number that grows whenever the index or a resource definition changes (a driver whose jobs wait wakes
+        on it); 0 for a store that never had one."""
+        return 0
+
     def get_resources(self) -> dict:
         """``{name: record}`` of every resource definition (``capacity`` and who set it)."""
         return _checks.parse_resources(self._get_resources_raw())

@@ -137,7 +137,7 @@ def prepare_create(instance: dict, items, events=None) -> tuple[str, str, list, 
 def create_index_rows(iid: str, items) -> list:
     """The index rows of a new instance's items (``[]`` for fresh items: nothing holds or waits yet)."""
     pairs = items.items() if isinstance(items, dict) else [(it.get('path'), it) for it in (items or [])]
-    return [row for row in index_rows(iid, dict(pairs)) if row[1] is not None]
+    return [row for row in index_rows(iid, {path: dict(it, path=path) for path, it in pairs}) if row[1] is not None]
 
 
 def run_fn(iid: str, fn, instance: dict, items: dict, version: int, *, view=None, reindex: bool = False):

@@ -78,8 +78,13 @@ local last = p + 2 * tonumber(ARGV[p])
 local bad = wrongtype(KEYS[1], 'hash') or wrongtype(KEYS[7], 'hash') or wrongtype(KEYS[8], 'string')
 if not bad and #ARGV > last then bad = wrongtype(KEYS[6], 'list') end
 if bad then return bad end
+local prefix = ARGV[1] .. '\t'
+local bump = last > p
+for _, key in ipairs(redis.call('HKEYS', KEYS[7])) do
+  if string.sub(key, 1, #prefix) == prefix then redis.call('HDEL', KEYS[7], key); bump = true end
+end
 for i = p + 1, last, 2 do redis.call('HSET', KEYS[7], ARGV[i], ARGV[i + 1]) end
-if last > p then redis.call('INCR', KEYS[8]) end
+if bump then redis.call('INCR', KEYS[8]) end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], '1')
@@ -147,6 +152,15 @@ end
 if bump then redis.call('INCR', KEYS[9]) end
 for i = last + 1, #ARGV do redis.call('RPUSH', KEYS[7], ARGV[i]) end
 return 'OK'
+"""
+
+_LUA_BUILD = """#!lua
+-- KEYS: versions, index, indexver, built   ARGV: iid, version read, then pairs: key, entry json
+-- the index entries of one instance of a store written before the index existed, if it did not change since
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if #ARGV > 2 then redis.call('INCR', KEYS[3]) end
+return 1
 """
 
 _LUA_VIEW = """#!lua flags=no-writes
@@ -239,6 +253,7 @@ class RedisStore(Store):
         self._r = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
                                        retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
         self._scripts = {}
+        self._index_built = False
         self.lock_ttl = min(30.0, max(2.0, timeout / 2.0))
 
     def close(self) -> None:
@@ -420,6 +435,7 @@ class RedisStore(Store):
         """
         parse_iid(iid)
         self._check_update_args(paths, reindex)
+        self._ensure_index()
         k = self._ikeys(iid)
         what = 'an update of instance %s' % iid
         lkey, ltoken = self._lock(iid)
@@ -474,6 +490,31 @@ class RedisStore(Store):
                                   'longer than %.0f s); nothing was written' % self.lock_ttl)
         self._refused(what, res)
         return res, result
+
+    def _ensure_index(self):
+        """Once per store: a store written before the index existed gets the entries of its running jobs (from
+        their items, instance by instance, each only if it did not change meanwhile), then a mark that it has it."""
+        if self._index_built:
+            return
+        built = self._k('index-built')
+        if not self._call_read('the index mark', lambda: self._r.exists(built)):
+            for iid, _raw, _ver in self._list_instances_raw(None, None):
+                for _attempt in range(20):
+                    _inst, ver, rows, _lease = self._snap(iid, 'all')
+                    if ver is None:
+                        break
+                    problems: list = []
+                    items = _checks.parse_items(iid, rows, problems)
+                    args = [iid, str(ver)]
+                    for key, data in _checks.index_rows(iid, items):
+                        if data is not None:
+                            args.extend((key, data))
+                    done = self._call_write('the index of %s' % iid, lambda: self._script('build', _LUA_BUILD)(
+                        keys=[self._k('versions'), self._k('index'), self._k('indexver'), built], args=args))
+                    if int(done):
+                        break
+            self._call_write('the index mark', lambda: self._r.set(built, '1'))
+        self._index_built = True
 
     def _pairs(self, flat):
         return [(self._s(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
@@ -556,6 +597,10 @@ class RedisStore(Store):
         if isinstance(res, (bytes, str)):
             self._refused('resource %s' % name, self._s(res))
         return int(res) > 0
+
+    def get_index_version(self):
+        v = self._call_read('the index version', lambda: self._r.get(self._k('indexver')))
+        return int(v) if v else 0
 
     def _put_resource_raw(self, name, raw, create_only):
         return self._resource_write(name, raw, create_only)

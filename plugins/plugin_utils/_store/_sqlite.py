@@ -197,7 +197,14 @@ class SQLiteStore(Store):
         conn.executemany('INSERT OR REPLACE INTO claims (key, iid, data) VALUES (?, ?, ?)', rows)
 
     @staticmethod
-    def _write_index(conn, iid, rows, reindex=False) -> None:
+    def _bump_index(conn) -> None:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('indexver', '1') ON CONFLICT (key) DO UPDATE "
+                     "SET value = CAST(value AS INTEGER) + 1")
+
+    @classmethod
+    def _write_index(cls, conn, iid, rows, reindex=False) -> None:
+        if reindex or rows:
+            cls._bump_index(conn)
         if reindex:
             conn.execute('DELETE FROM claims WHERE iid = ?', (iid,))
         sets = [(key, iid, data) for key, data in rows if data is not None]
@@ -433,11 +440,24 @@ class SQLiteStore(Store):
             sql = 'INSERT OR IGNORE INTO resources (name, data) VALUES (?, ?)'
         else:
             sql = 'INSERT INTO resources (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data'
-        return self._write('resource %s' % name, lambda conn: conn.execute(sql, (name, raw)).rowcount) > 0
+        def run(conn):
+            n = conn.execute(sql, (name, raw)).rowcount
+            if n:
+                self._bump_index(conn)
+            return n
+        return self._write('resource %s' % name, run) > 0
 
     def _delete_resource_raw(self, name):
-        return self._write('the deletion of resource %s' % name, lambda conn: conn.execute(
-            'DELETE FROM resources WHERE name = ?', (name,)).rowcount) > 0
+        def run(conn):
+            n = conn.execute('DELETE FROM resources WHERE name = ?', (name,)).rowcount
+            if n:
+                self._bump_index(conn)
+            return n
+        return self._write('the deletion of resource %s' % name, run) > 0
+
+    def get_index_version(self):
+        rows = self._read('the index version', "SELECT value FROM meta WHERE key = 'indexver'")
+        return int(rows[0][0]) if rows else 0
 
     # ---- fact cache namespace
 

@@ -130,10 +130,6 @@ def test_a_bad_capacity_is_refused_naming_the_resource(value):
         R.check_capacity(value, 'db')
 
 
-@pytest.mark.xfail(reason='_resources.check_capacity: a string of digits that int() does not take ("²": '
-                          'str.isdigit() is True) raises a bare ValueError from int(), not ResourceError, so the '
-                          'callers that catch ResourceError (declared_resources of jobnet_resources) let it through',
-                   strict=True)
 def test_a_capacity_of_superscript_digits_is_refused_as_a_resource_error():
     with pytest.raises(R.ResourceError):
         R.check_capacity('\u00b2', 'db')
@@ -651,10 +647,6 @@ def test_an_earlier_waiter_of_another_instance_holds_back_a_later_job():
     assert pick(first, 'h1', _index(R.entry_of(second.instance['id'], second.items['b'])), {'db': 2}) == ['a']
 
 
-@pytest.mark.xfail(reason='_planner.py: stop() leaves the "waiting" of a queued job under the stop, and _pick_served '
-                          'never rewrites it (queued_on skips jobs under a stop), so entry_of keeps it a waiter: the '
-                          'stopped frame, quiescent, reserves its units and a job of another instance waits for a '
-                          'free resource until an operator reruns the stopped frame', strict=True)
 def test_a_job_of_a_stopped_frame_no_longer_reserves_what_it_waited_for():
     first = planner({'frame': 'first', 'jobs': [{'name': 'a', 'host': 'h1', 'shell': 'true',
                                                  'resources': {'db': 2}}]})

@@ -328,10 +328,6 @@ def test_create_instance_with_items_as_a_dict_indexes_them(store):
     assert set(store.get_index()) == {_key(IID, 'a')}
 
 
-@pytest.mark.xfail(reason='_store/_checks.py create_index_rows derives the entries from the items as handed in, '
-                          'not as checked: a {path: item} item without its own "path" key (which check_item_in '
-                          'accepts, setting it) makes _resources.entry_of raise KeyError: \'path\' when it holds',
-                   strict=True)
 def test_create_instance_indexes_a_holding_item_given_without_its_path_key(store):
     item = _running('a', {'db': 1})
     del item['path']
