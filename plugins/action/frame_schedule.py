@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _schedule, _secrets, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _resources, _schedule, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
     EVENTS_RETURNED,
     JobnetAction,
@@ -77,6 +77,13 @@ class ActionModule(JobnetAction):
                                     % (', '.join(unknown), name, ', '.join(sorted(schedule.entries))))
         limits = self.max_running(task_vars, sorted(frame_hosts))
         self.option('lease_ttl', task_vars)   # a bad setting is refused before the store is opened
+        # every frame's needs against the resources (the store's, else the inventory's): nothing is recorded for a
+        # schedule with a frame that could never start
+        stored = self.read_store_if_any(task_vars, lambda store: store.get_resources()) or {}
+        capacities = dict(self.declared_resources(task_vars), **{n: r['capacity'] for n, r in stored.items()})
+        problems = [p for entry in schedule.frames for p in _resources.needs_beyond(entry.definition, capacities)]
+        if problems:
+            raise AnsibleActionFail('invalid schedule: %s: %s' % (path, '; '.join(problems)))
         plan = _schedule.plan(schedule, date, days)
         if self._task.check_mode or args.get('plan_json'):
             if args.get('plan_json'):
@@ -108,7 +115,9 @@ class ActionModule(JobnetAction):
                                for h in schedule.entry(iid.split('@', 1)[0]).definition['hosts']})
         implicit_localhost = 'localhost' in driven_hosts and \
             'localhost' not in (task_vars.get('groups') or {}).get('all', [])
-        day_instances = [f['instance'] for f in (created.record or {}).get('frames') or []]
+        refused = {iid for iid, _why in created.refused}
+        day_instances = [f['instance'] for f in (created.record or {}).get('frames') or []
+                         if f['instance'] not in refused]
         result.update({
             'changed': bool(created.created or created.instances),
             'schedule': name,

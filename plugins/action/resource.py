@@ -43,10 +43,18 @@ class ActionModule(JobnetAction):
                 capacity = _resources.check_capacity(args['capacity'], name)
         except _resources.ResourceError as exc:
             raise AnsibleActionFail(str(exc))
-        if state == 'query' and self._task.check_mode:
+        if state == 'query' or self._task.check_mode:
+            # reads only (under --check a store that does not exist yet is not created)
             view = self.read_store_if_any(task_vars, lambda store: (store.get_resources(), store.get_index()))
             defs, entries = view or ({}, {})
-            return self._answer(result, defs, entries, name, False)
+            old = defs.get(name) if name else None
+            changed = False
+            if state == 'present':
+                changed = old is None or old.get('capacity') != capacity
+            elif state == 'absent':
+                changed = old is not None
+            self._say_change(state, name, old, capacity if state == 'present' else None, changed)
+            return self._answer(result, defs, entries, name, changed)
         store = self.open_store(task_vars, create=state == 'present')
         try:
             defs = store.get_resources()
@@ -54,11 +62,11 @@ class ActionModule(JobnetAction):
             changed = False
             if state == 'present':
                 changed = old is None or old.get('capacity') != capacity
-                if changed and not self._task.check_mode:
+                if changed:
                     store.put_resource(name, {'capacity': capacity, 'by': 'jobnet.scheduler.resource'})
             elif state == 'absent':
                 changed = old is not None
-                if changed and not self._task.check_mode:
+                if changed:
                     store.delete_resource(name)
             defs = store.get_resources()
             entries = store.get_index()
@@ -66,17 +74,23 @@ class ActionModule(JobnetAction):
             raise AnsibleActionFail('resource: %s' % exc)
         finally:
             store.close()
-        mode = 'check mode: would ' if self._task.check_mode else ''
-        if state == 'present' and changed:
-            if old is None:
-                say('jobnet: %sdefine resource %s with capacity %d' % (mode, name, capacity) if mode else
-                    'jobnet: resource %s defined with capacity %d' % (name, capacity))
-            else:
-                say('jobnet: %sset the capacity of resource %s from %d to %d' % (mode, name, old['capacity'], capacity)
-                    if mode else 'jobnet: resource %s: capacity %d (was %d)' % (name, capacity, old['capacity']))
-        elif state == 'absent' and changed:
-            say('jobnet: %sremove resource %s' % (mode, name) if mode else 'jobnet: resource %s removed' % name)
+        self._say_change(state, name, old, capacity if state == 'present' else None, changed)
         return self._answer(result, defs, entries, name, changed)
+
+    def _say_change(self, state, name, old, capacity, changed):
+        if not changed:
+            return
+        check = self._task.check_mode
+        if state == 'present' and old is None:
+            say('jobnet: check mode: would define resource %s with capacity %d; nothing was recorded' % (name, capacity)
+                if check else 'jobnet: resource %s defined with capacity %d' % (name, capacity))
+        elif state == 'present':
+            say('jobnet: check mode: would set the capacity of resource %s to %d (now %d); nothing was recorded'
+                % (name, capacity, old['capacity']) if check else
+                'jobnet: resource %s: capacity %d (was %d)' % (name, capacity, old['capacity']))
+        elif state == 'absent':
+            say('jobnet: check mode: would remove resource %s; nothing was recorded' % name if check else
+                'jobnet: resource %s removed' % name)
 
     @staticmethod
     def _answer(result, defs, entries, name, changed):

@@ -879,7 +879,7 @@ def _resources_after_recovery(pl, reset):
     nothing is held or waits."""
     from ansible_collections.jobnet.scheduler.plugins.plugin_utils._messages import message
     iid = pl.instance['id']
-    holds, waits, count = {}, [], 0
+    holds, waits, count, lost = {}, [], 0, 0
     for path in pl.jobs():
         item = pl.items[path]
         if reset:
@@ -888,6 +888,7 @@ def _resources_after_recovery(pl, reset):
                 count += 1
                 pl._touch(path)   # pylint: disable=protected-access
             if item.get('waiting') or item.get('ready_at'):
+                lost += 1 if item.get('waiting') else 0
                 item.pop('waiting', None)
                 item.pop('ready_at', None)
                 pl._touch(path)   # pylint: disable=protected-access
@@ -903,7 +904,7 @@ def _resources_after_recovery(pl, reset):
         else:
             waits.append(entry)
     if reset:
-        return message('JNR128', iid=iid, count=count) if count else None
+        return message('JNR128', iid=iid, count=count, waiters=lost) if count or lost else None
     if not holds and not waits:
         return None
     held = ', '.join('%s %d' % (name, n) for name, n in sorted(holds.items())) or 'nothing held'

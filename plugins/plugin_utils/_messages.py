@@ -79,7 +79,8 @@ MESSAGES = {
     # resources and host slots after recovery (notes 2 and 11: the product restores them from the records)
     'JNR127': 'JNR127 frame {iid}: resources restored from the recovered jobs: {holds}; waiting in order: {waits}',
     'JNR128': 'JNR128 frame {iid}: resources reset (resource_reset, the original behaviour of notes 2 and 11): '
-              '{count} job(s) that may still run hold nothing and the waiting order is lost; limits can be exceeded',
+              '{count} job(s) that may still run hold nothing and {waiters} waiting job(s) lost their place; limits can '
+              'be exceeded',
 }
 
 

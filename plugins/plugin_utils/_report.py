@@ -38,8 +38,8 @@ def status_document(store, iids):
             waiting = item.get('waiting')
             if item['state'] == State.QUEUING.value and isinstance(waiting, dict) and waiting.get('for'):
                 rows[-1]['waiting_for'] = list(waiting['for'])   # resource names, and "slot" for the host's limit
-            if item.get('needs'):
-                rows[-1]['resources'] = dict(item['needs'])
+            if item.get('needs') and _resources.entry_of(iid, item) is not None:
+                rows[-1]['resources'] = dict(item['needs'])   # what its attempt holds now
         frames.append({'frame': instance['frame'], 'operation_date': instance['operation_date'], 'id': iid,
                        'state': instance['state'], 'started': instance.get('started'),
                        'ended': instance.get('ended'), 'items': rows})

@@ -150,7 +150,7 @@ def entry_of(iid, item):
         return None
     if holds_a_slot(item):
         if item.get('unclaimed') and item.get('unclaimed') == item.get('attempt_id'):
-            return None   # recovery with resource_recovery=reset: the original's behaviour, nothing held
+            return None   # recovery with resource_reset: the original's behaviour, nothing held
         return {'kind': HOLD, 'iid': iid, 'path': item['path'], 'host': item.get('host'),
                 'attempt_id': item.get('attempt_id'), 'needs': dict(item.get('needs') or {}),
                 'state': item['state'] if item['state'] == _ENV_DOWN else _RUNNING}

@@ -13,7 +13,7 @@ from frames import ledger_dir, read_ledger, write_frame
 
 DATE = '2026-11-28'
 PLAYBOOKS = ('run', 'rerun', 'recover', 'status', 'init', 'force_init', 'skip', 'pause', 'release', 'stop',
-             'force_start', 'log', 'chart', 'schedule', 'reschedule', 'purge')
+             'force_start', 'log', 'chart', 'schedule', 'reschedule', 'purge', 'resource')
 
 
 @pytest.fixture(scope='module')

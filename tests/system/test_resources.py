@@ -39,7 +39,7 @@ from frames import (
 )
 
 DATE = '2026-12-01'
-TIMEOUT = 600
+TIMEOUT = int(os.environ.get("JOBNET_TEST_RES_TIMEOUT", "600"))
 
 
 def gated(name, host, ledger, flag, **extra):
@@ -265,10 +265,18 @@ def test_a_need_beyond_a_capacity_or_an_undefined_resource_is_refused_and_nothin
         text = out.stdout + out.stderr
         assert 'job load needs 3 of resource db, whose capacity is 2' in text, text
         assert 'job dump needs resource tape, which is not defined' in text, text
+    # a schedule with that frame is refused as a whole, before its day schedule is made
+    (tmp_path / 'schedule.yml').write_text('base_time: "00:00"\ntimezone: UTC\nframes:\n  - {file: frame.yml}\n')
+    for extra in ([], ['--check']):
+        out = run(testenv, ['jobnet.scheduler.schedule', '-e', 'schedule_file=%s' % (tmp_path / 'schedule.yml')]
+                  + extra, env)
+        assert out.returncode != 0 and 'invalid schedule' in out.stdout + out.stderr, out.stdout + out.stderr
+        assert 'job load needs 3 of resource db, whose capacity is 2' in out.stdout + out.stderr
     store = open_test_store(url)
     try:
         assert store.list_instances() == [] and store.get_index() == {}
         assert sorted(store.get_resources()) == ['db']
+        assert store.list_schedule_records() == {}
     finally:
         store.close()
     # the inventory declares tape: the store did not have it, so it is written there (and db is left as it is)
@@ -322,3 +330,25 @@ def test_a_capacity_lowered_while_jobs_hold_it_keeps_them_running_and_holds_back
     holders_end = max(spans['h1'][0][1], spans['h2'][0][1])
     assert min(spans['w1'][0][0], spans['w2'][0][0]) >= holders_end, spans
     assert max_overlap(spans_of(ledger, {'w1', 'w2'})) == 1, spans
+
+
+def test_the_resource_module_defines_changes_removes_and_previews_from_an_ad_hoc_command(ansible_adhoc, tmp_path):
+    url = 'sqlite:///%s' % (tmp_path / 'state.db')
+    env = {'JOBNET_STORE': url}
+    preview = ansible_adhoc('localhost', 'jobnet.scheduler.resource', 'name=tape capacity=2', extra=['--check'],
+                            env=env, json=True)
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    assert preview.data['localhost']['changed'] is True
+    assert not os.path.exists(str(tmp_path / 'state.db'))   # --check creates no store
+    made = ansible_adhoc('localhost', 'jobnet.scheduler.resource', 'name=tape capacity=2', env=env, json=True)
+    assert made.returncode == 0 and made.data['localhost']['resource']['capacity'] == 2, made.stdout
+    again = ansible_adhoc('localhost', 'jobnet.scheduler.resource', 'name=tape capacity=2', env=env, json=True)
+    assert again.data['localhost']['changed'] is False
+    shown = ansible_adhoc('localhost', 'jobnet.scheduler.resource', 'state=query', env=env, json=True)
+    assert shown.data['localhost']['resources']['tape'] == {'capacity': 2, 'held': 0, 'holders': [], 'waiters': []}
+    bad = ansible_adhoc('localhost', 'jobnet.scheduler.resource', 'name=tape capacity=-1', env=env)
+    assert bad.returncode != 0 and 'capacity of resource tape must be from 0 to' in bad.stdout + bad.stderr
+    hostile = ansible_adhoc('localhost', 'jobnet.scheduler.resource', {'name': 'db;rm -rf', 'capacity': 1}, env=env)
+    assert hostile.returncode != 0 and 'is not valid' in hostile.stdout + hostile.stderr
+    gone = ansible_adhoc('localhost', 'jobnet.scheduler.resource', 'name=tape state=absent', env=env, json=True)
+    assert gone.data['localhost']['changed'] is True and gone.data['localhost']['resource'] is None
