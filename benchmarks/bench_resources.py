@@ -175,7 +175,7 @@ class ScriptedHost:
             running = [job['end'] for job in known if job['end'] > now]
             wait = float(args.get('wait') or 0)
             if wait > 0 and running:   # until one of the running jobs ends, or the wait is up
-                time.sleep(max(0.0, min(min(running), now + wait) - now))
+                time.sleep(max(0.0, min(*running, now + wait) - now))
                 now = time.monotonic()
             return {'jobs': [self._view(job, now) for job in known],
                     'missing': [aid for aid in args['ids'] if aid not in self.jobs]}
@@ -420,8 +420,8 @@ def violations(res):
             bad.append('%d jobs ran at once, the hosts\' limits add up to %d' % (res['max'], sum(LIMITS.values())))
         for h in HOSTS:
             if res['per_host'][h] > LIMITS[h]:
-                bad.append('%d jobs ran at once on %s, its jobnet_max_running is %d' % (res['per_host'][h], h,
-                                                                                      LIMITS[h]))
+                bad.append('%d jobs ran at once on %s, its jobnet_max_running is %d'
+                           % (res['per_host'][h], h, LIMITS[h]))
     return bad
 
 

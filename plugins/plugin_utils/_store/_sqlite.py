@@ -440,6 +440,7 @@ class SQLiteStore(Store):
             sql = 'INSERT OR IGNORE INTO resources (name, data) VALUES (?, ?)'
         else:
             sql = 'INSERT INTO resources (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data'
+
         def run(conn):
             n = conn.execute(sql, (name, raw)).rowcount
             if n:

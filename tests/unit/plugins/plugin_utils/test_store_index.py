@@ -483,7 +483,8 @@ def test_redis_update_decides_again_when_another_instance_took_the_resource_mean
     other = _other_store(store_url)
     calls = []
     try:
-        take = lambda: _write(other, OTHER, {'x': _launching('x', {'db': 1}, host='agent2')})  # noqa: E731
+        def take():
+            _write(other, OTHER, {'x': _launching('x', {'db': 1}, host='agent2')})
         result = store.update(IID, _deciding_fn(calls, take), index=True)
     finally:
         other.close()
@@ -521,7 +522,8 @@ def test_redis_update_does_not_decide_again_for_a_write_that_left_the_index_alon
     other = _other_store(store_url)
     calls = []
     try:
-        touch = lambda: _write(other, OTHER, {'x': dict(_item('x', host='agent2'), message='hello')})  # noqa: E731
+        def touch():
+            _write(other, OTHER, {'x': dict(_item('x', host='agent2'), message='hello')})
         result = store.update(IID, _deciding_fn(calls, touch), index=True)
     finally:
         other.close()
