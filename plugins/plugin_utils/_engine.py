@@ -418,6 +418,10 @@ class HostDriver:
         self.secrets = secrets
         #: the waiting jobs already said to wait for attempts of unknown state
         self._stuck_shown = set()
+        #: instances with waiters that no live controller drives (their controller died, not recovered yet), and
+        #: when that was last looked at
+        self._undriven = frozenset()
+        self._undriven_at = None
 
     # ------------------------------------------------------------------ store helpers
     def _check_parent(self):
@@ -479,6 +483,7 @@ class HostDriver:
         and every controller on the store: the resources a job takes and its host slot are recorded with its
         ``launching`` record, so the host's limit and every resource's capacity hold globally."""
         plans = []
+        self._look_for_undriven()
         for iid in self.leases:
             specs = self._update(iid, self._pick, index=True)
             if specs:
@@ -490,7 +495,13 @@ class HostDriver:
         pl = planner_for(inst, items)
         pl.advance()
         capacities = {name: rec['capacity'] for name, rec in (view.get('resources') or {}).items()}
-        occupancy = _resources.Occupancy(view.get('entries'), capacities, inst['id'], pl.items)
+        entries = view.get('entries') or {}
+        if self._undriven:
+            # the waiters of an instance nobody drives do not hold others back (they keep their ready time: once
+            # recovered, they are in their place again); what its jobs hold is always counted
+            entries = {key: e for key, e in entries.items()
+                       if not (e.get('kind') == _resources.WAIT and e.get('iid') in self._undriven)}
+        occupancy = _resources.Occupancy(entries, capacities, inst['id'], pl.items)
         picked = pl.pick_launches(self.host, None, attempt_id_factory(inst), occupancy=occupancy, limit=self.limit)
         specs = [job_spec(inst, pl.defs[p], pl.items[p], self.root) for p in picked]
         return (pl.instance if pl.instance_changed else None), pl.changed(), (specs, pl.events)
@@ -809,6 +820,26 @@ class HostDriver:
                     continue
             done = False
         return done
+
+    #: how often (seconds) a driver looks whether the instances of other waiters are still driven
+    UNDRIVEN_INTERVAL = 5.0
+
+    def _look_for_undriven(self):
+        now = self.clock()
+        if self._undriven_at is not None and now - self._undriven_at < self.UNDRIVEN_INTERVAL:
+            return
+        self._undriven_at = now
+        others = {e.get('iid') for e in self._index().values()
+                  if e.get('kind') == _resources.WAIT and e.get('iid') not in self.leases}
+        undriven = set()
+        for iid in others:
+            try:
+                lease = self.store.get_lease(iid)
+            except (self.store_mod.StoreError, ValueError):
+                continue
+            if lease is None or not lease.token or lease.expired or self.store_mod.owner_is_dead(lease.owner):
+                undriven.add(iid)
+        self._undriven = frozenset(undriven)
 
     def _index_version(self):
         try:

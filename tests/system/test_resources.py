@@ -352,3 +352,35 @@ def test_the_resource_module_defines_changes_removes_and_previews_from_an_ad_hoc
     assert hostile.returncode != 0 and 'is not valid' in hostile.stdout + hostile.stderr
     gone = ansible_adhoc('localhost', 'jobnet.scheduler.resource', 'name=tape state=absent', env=env, json=True)
     assert gone.data['localhost']['changed'] is True and gone.data['localhost']['resource'] is None
+
+
+def test_resource_reset_reproduces_the_original_recovery_that_forgets_what_running_jobs_hold(testenv, tmp_path):
+    url = 'sqlite:///%s' % (tmp_path / 'state.db')
+    env = {'JOBNET_STORE': url, 'JOBNET_LEASE_TTL': '600'}
+    ld = ledger_dir()
+    ledger, flag = str(ld / 'ledger'), str(ld / 'flag')
+    define(testenv, env, 'tape', 1)
+    frame = {'frame': 'reset', 'jobs': [gated('holder', 'agent1', ledger, flag, resources=['tape']),
+                                        job('waiter', 'agent2', ledger, seconds=0.3, resources=['tape'])]}
+    path = write_frame(tmp_path, frame)
+    iid = 'reset@%s' % DATE
+    proc = start_playbook(testenv, ['jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
+                                    '-e', 'operation_date=%s' % DATE], str(tmp_path / 'run.log'), env=env)
+    try:
+        wait_for('the waiter behind the holder', lambda: snapshot(url, iid)['waiter'].get('waiting', {}).get('for')
+                 == ['tape'] and snapshot(url, iid)['holder']['state'] == 'running', timeout=120)
+    finally:
+        kill9(proc)
+    # the original's behaviour, on purpose: the holder still runs, yet the waiter gets the tape at once
+    recover = start_playbook(testenv, ['jobnet.scheduler.recover', '-e', 'resource_reset=true'],
+                             str(tmp_path / 'recover.log'), env=env)
+    try:
+        wait_for('the waiter to end', lambda: snapshot(url, iid)['waiter']['state'] == 'normal_end', timeout=120)
+        assert snapshot(url, iid)['holder']['state'] == 'running'
+        assert max_overlap(spans_of(ledger, {'holder', 'waiter'})) == 2   # the capacity was exceeded, as documented
+    finally:
+        with open(flag, 'w'):
+            pass
+    rc, log = finish(recover)
+    assert rc == 0 and frame_state(url, iid) == 'normal_end', log[-3000:]
+    assert 'JNR128 frame %s: resources reset' % iid in log, log[-3000:]

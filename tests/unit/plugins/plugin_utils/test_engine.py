@@ -271,3 +271,50 @@ def test_a_driver_that_fails_gives_up_the_leases_and_the_other_hosts_drivers_sto
 ])
 def test_a_job_whose_attempt_may_still_run_keeps_its_host_slot(state, phase, attempt_id, holds):
     assert _engine.holds_a_slot({'state': state, 'phase': phase, 'attempt_id': attempt_id}) is holds
+
+
+def _one_job_frame(name, host, needs):
+    return _model.normalise({'frame': name, 'jobs': [{'name': 'j', 'host': host, 'shell': 'true',
+                                                      'resources': needs}]}, hosts={'h1', 'h2'})
+
+
+class SlowHost(ScriptedHost):
+    """Its jobs run until ``finish`` is called."""
+
+    def __init__(self):
+        super().__init__()
+        self.hold = True
+
+    def __call__(self, name, args):
+        if name == 'jobnet.scheduler.job_info' and self.hold:
+            return {'jobs': [dict(self.jobs[aid]) for aid in args['ids'] if aid in self.jobs],
+                    'missing': [aid for aid in args['ids'] if aid not in self.jobs]}
+        return super().__call__(name, args)
+
+
+def test_the_waiters_of_an_instance_nobody_drives_do_not_hold_back_another_instance(store):
+    store.put_resource('db', {'capacity': 1})
+    eng = _engine.Engine(store, _store, owner=_engine.controller_owner('test'))
+    holder, hold_lease = eng.submit(_one_job_frame('holder', 'h1', {'db': 1}), '2026-11-21')
+    early, early_lease = eng.submit(_one_job_frame('early', 'h2', {'db': 1}), '2026-11-21')
+    h1, h2 = SlowHost(), ScriptedHost()
+    _engine.HostDriver(store, _store, 'h1', {holder['id']: hold_lease.to_dict()}, h1, poll_interval=0,
+                       sleep=lambda s: None).run(0)
+    _engine.HostDriver(store, _store, 'h2', {early['id']: early_lease.to_dict()}, h2, poll_interval=0,
+                       sleep=lambda s: None).run(0)
+    assert store.load(early['id'])[1]['j']['waiting']['for'] == ['db']   # early waits, first in line
+    late, late_lease = eng.submit(_one_job_frame('late', 'h2', {'db': 1}), '2026-11-21')
+    h1.hold = False
+    _engine.HostDriver(store, _store, 'h1', {holder['id']: hold_lease.to_dict()}, h1, poll_interval=0,
+                       sleep=lambda s: None).run(0)   # the holder ends: db is free
+    late_driver = _engine.HostDriver(store, _store, 'h2', {late['id']: late_lease.to_dict()}, h2, poll_interval=0,
+                                     sleep=lambda s: None)
+    late_driver._plan()
+    # early's controller still holds its lease: early keeps its place, late waits behind it
+    assert store.load(late['id'])[1]['j']['state'] == 'queuing'
+    assert store.load(late['id'])[1]['j']['waiting']['for'] == ['db']
+    # early's controller is gone (its lease released without it ending): late no longer waits behind it
+    store.release_lease(early_lease)
+    late_driver._undriven_at = None
+    assert [s['name'] for _iid, specs in late_driver._plan() for s in specs] == ['j']
+    assert store.load(early['id'])[1]['j']['ready_at']   # early keeps its ready time, for when it is driven again
