@@ -617,14 +617,16 @@ class Planner:
                 self.set_item_state(path, State.QUEUING_ENV_DOWN, message, op=Op.LAUNCH)
 
     def active_jobs(self, host=None):
-        """Jobs that keep a driver busy: running, or queued on a host that can take them."""
+        """Jobs that keep a driver busy: running, or queued on a host that can take them. A ``queuing_env_down``
+        job whose launch was in flight (a recovery skip, a lost host) is not: no driver resolves it, the next
+        recovery does (table 5.432)."""
         out = []
         for path in self.jobs():
             item = self.items[path]
             if host is not None and item['host'] != host:
                 continue
             st = _state(item)
-            if st == State.RUNNING or item.get('phase') == LAUNCHING:
+            if st == State.RUNNING or (item.get('phase') == LAUNCHING and st != State.QUEUING_ENV_DOWN):
                 out.append(path)
             elif st == State.QUEUING and (item['flags'].get('force') or not self.under_stop(path)):
                 out.append(path)

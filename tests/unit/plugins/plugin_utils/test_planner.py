@@ -286,3 +286,12 @@ def test_the_automatic_rerun_ends_a_skip_wait_frame_and_keeps_a_pause_wait_one()
     pl = later(pl, 10)
     pl.resume()
     assert states(pl)[''] == 'paused'
+
+
+def test_a_launch_in_flight_left_queuing_env_down_by_a_recovery_skip_does_not_keep_the_driver_busy():
+    pl = planner({'frame': 'skip', 'jobs': [{'name': 'a', 'host': 'h1', 'shell': 'true'}]})
+    pl.pick_launches('h1', None, aid)
+    assert pl.active_jobs() == ['a'] and not pl.quiescent()   # its launch is in flight: the driver resolves it
+    pl.items['a']['state'] = 'queuing_env_down'              # what a recovery skip leaves (table 5.432)
+    assert pl.items['a']['phase'] == 'launching'
+    assert pl.active_jobs() == [] and pl.quiescent()        # only the next recovery resolves it
