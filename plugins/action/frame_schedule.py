@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _resources, _schedule, _secrets, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _schedule, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
     EVENTS_RETURNED,
     JobnetAction,
@@ -79,9 +79,7 @@ class ActionModule(JobnetAction):
         self.option('lease_ttl', task_vars)   # a bad setting is refused before the store is opened
         # every frame's needs against the resources (the store's, else the inventory's): nothing is recorded for a
         # schedule with a frame that could never start
-        stored = self.read_store_if_any(task_vars, lambda store: store.get_resources()) or {}
-        capacities = dict(self.declared_resources(task_vars), **{n: r['capacity'] for n, r in stored.items()})
-        problems = [p for entry in schedule.frames for p in _resources.needs_beyond(entry.definition, capacities)]
+        problems = self.resource_problems(task_vars, [entry.definition for entry in schedule.frames])
         if problems:
             raise AnsibleActionFail('invalid schedule: %s: %s' % (path, '; '.join(problems)))
         plan = _schedule.plan(schedule, date, days)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _resources, _secrets, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _secrets, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import EVENTS_RETURNED, JobnetAction, say
 
 
@@ -94,9 +94,7 @@ class ActionModule(JobnetAction):
         jobs = sum(1 for item in defn['items'] if item['kind'] == 'job')
         nets = len(defn['items']) - jobs
         existing = self.read_store_if_any(task_vars, lambda store: store.get_instance(iid))
-        stored = self.read_store_if_any(task_vars, lambda store: store.get_resources()) or {}
-        capacities = dict(self.declared_resources(task_vars), **{n: r['capacity'] for n, r in stored.items()})
-        problems = _resources.needs_beyond(defn, capacities)
+        problems = self.resource_problems(task_vars, [defn])
         if problems:
             raise AnsibleActionFail('invalid frame %s: %s' % (defn['frame'], '; '.join(problems)))
         refused = None

@@ -26,6 +26,7 @@ class ActionModule(JobnetAction):
         }))
         name = args.get('name')
         state = args.get('state') or 'present'
+        capacity = None
         if name is not None:
             name = name.strip()
         if not name:
@@ -48,26 +49,18 @@ class ActionModule(JobnetAction):
             view = self.read_store_if_any(task_vars, lambda store: (store.get_resources(), store.get_index()))
             defs, entries = view or ({}, {})
             old = defs.get(name) if name else None
-            changed = False
-            if state == 'present':
-                changed = old is None or old.get('capacity') != capacity
-            elif state == 'absent':
-                changed = old is not None
+            changed = _changes(state, old, capacity)
             self._say_change(state, name, old, capacity if state == 'present' else None, changed)
             return self._answer(result, defs, entries, name, changed)
         store = self.open_store(task_vars, create=state == 'present')
         try:
             defs = store.get_resources()
             old = defs.get(name) if name else None
-            changed = False
-            if state == 'present':
-                changed = old is None or old.get('capacity') != capacity
-                if changed:
-                    store.put_resource(name, {'capacity': capacity, 'by': 'jobnet.scheduler.resource'})
-            elif state == 'absent':
-                changed = old is not None
-                if changed:
-                    store.delete_resource(name)
+            changed = _changes(state, old, capacity)
+            if changed and state == 'present':
+                store.put_resource(name, {'capacity': capacity, 'by': 'jobnet.scheduler.resource'})
+            elif changed:
+                store.delete_resource(name)
             defs = store.get_resources()
             entries = store.get_index()
         except (_store.StoreError, _resources.ResourceError) as exc:
@@ -94,7 +87,7 @@ class ActionModule(JobnetAction):
 
     @staticmethod
     def _answer(result, defs, entries, name, changed):
-        resources, hosts = _resources.status(entries, {n: r['capacity'] for n, r in defs.items()})
+        resources, hosts = _resources.status(entries, _resources.capacities_of(defs))
         for res_name, res in resources.items():
             holders = ', '.join('%s %s' % (h['instance'], h['path']) for h in res['holders']) or 'none'
             waiters = ', '.join('%s %s' % (w['instance'], w['path']) for w in res['waiters']) or 'none'
@@ -104,3 +97,11 @@ class ActionModule(JobnetAction):
         if name:
             result['resource'] = defs.get(name)
         return result
+
+
+def _changes(state, old, capacity):
+    """Whether the task changes the definition ``old`` (None: there is none): present with another capacity, or
+    absent while it exists; a query never does."""
+    if state == 'present':
+        return old is None or old.get('capacity') != capacity
+    return state == 'absent' and old is not None

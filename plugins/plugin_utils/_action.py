@@ -110,6 +110,13 @@ class JobnetAction(ActionBase):
         engine.resources_declared = self.declared_resources(task_vars)
         return engine
 
+    def resource_problems(self, task_vars, defns):
+        """The problems of the frame definitions' needs against the resources (the store's, if there is a store,
+        else the inventory's), read only: what is refused before anything is recorded, under --check too."""
+        stored = self.read_store_if_any(task_vars, lambda store: store.get_resources()) or {}
+        capacities = _resources.capacities_of(stored, self.declared_resources(task_vars))
+        return [problem for defn in defns for problem in _resources.needs_beyond(defn, capacities)]
+
     def declared_resources(self, task_vars):
         """``{name: capacity}`` of the inventory's ``jobnet_resources`` (group ``all`` or the controller's host
         vars); a bad declaration is refused, naming it, before anything is recorded."""

@@ -65,20 +65,10 @@ def commit(store, iid, decide, lease, into, *, index=False, reindex=False):
     ``index=True``: ``decide(instance, items, view)`` also sees the store's index and resource definitions (a
     launch decision), and the store writes only if nobody changed them meanwhile (it decides again otherwise).
     ``reindex=True``: every index entry of the instance is rebuilt from its items (recovery)."""
-    if index:
-        def with_events(inst, items, view):
-            new, changed, (result, events) = decide(inst, items, view)
-            return new, changed, (result, events), events
-    else:
-        def with_events(inst, items):
-            new, changed, (result, events) = decide(inst, items)
-            return new, changed, (result, events), events
-    kwargs = {}
-    if index:
-        kwargs['index'] = True
-    if reindex:
-        kwargs['reindex'] = True
-    result, events = store.update(iid, with_events, lease=lease, **kwargs)
+    def with_events(inst, items, *view):
+        new, changed, (result, events) = decide(inst, items, *view)
+        return new, changed, (result, events), events
+    result, events = store.update(iid, with_events, lease=lease, index=index, reindex=reindex)
     if events:
         into.extend(dict(e, instance=iid) for e in events)
     return result
@@ -205,8 +195,8 @@ class Engine:
         needed = {name for d in defn.get('items') or [] for name in (d.get('resources') or {})}
         if not needed:
             return
-        stored = {name: rec['capacity'] for name, rec in self.store.get_resources().items()}
-        capacities = dict(self.resources_declared, **stored)
+        stored = self.store.get_resources()
+        capacities = _resources.capacities_of(stored, self.resources_declared)
         problems = _resources.needs_beyond(defn, capacities)
         if problems:
             raise EngineError('invalid frame %s: %s' % (defn['frame'], '; '.join(problems)))
@@ -494,7 +484,7 @@ class HostDriver:
         """In one transaction: advance the instance and mark this host's launches (write-ahead)."""
         pl = planner_for(inst, items)
         pl.advance()
-        capacities = {name: rec['capacity'] for name, rec in (view.get('resources') or {}).items()}
+        capacities = _resources.capacities_of(view.get('resources'))
         entries = view.get('entries') or {}
         if self._undriven:
             # the waiters of an instance nobody drives do not hold others back (they keep their ready time: once

@@ -77,8 +77,7 @@ def table(doc):
 def resource_document(store):
     """The resources of the status: {'resources': {name: {capacity, held, holders, waiters}}, 'host_slots': {host:
     {running, holders, waiters}}}, from the store's definitions and its index (holders and waiters in order)."""
-    defs = store.get_resources()
-    resources, hosts = _resources.status(store.get_index(), {n: r['capacity'] for n, r in defs.items()})
+    resources, hosts = _resources.status(store.get_index(), _resources.capacities_of(store.get_resources()))
     return {'resources': resources, 'host_slots': hosts}
 
 

@@ -111,6 +111,14 @@ def check_priority(value):
     return value
 
 
+def capacities_of(stored, declared=None):
+    """{name: capacity} a frame's needs are checked against: the store's definitions (``{name: record}``), else the
+    inventory's declarations (``{name: capacity}``); the store wins."""
+    out = dict(declared or {})
+    out.update((name, rec['capacity']) for name, rec in (stored or {}).items())
+    return out
+
+
 def needs_beyond(defn, capacities):
     """The problems of a frame definition's needs against ``capacities`` ({name: capacity}): a need larger than
     a capacity, or a resource nobody defined. ``[]`` when every job can be served."""
@@ -170,6 +178,19 @@ def order_key(entry):
             entry.get('iid') or '', int(entry.get('rank') or 0), entry.get('path') or '')
 
 
+def current_entries(entries, iid=None, items=None):
+    """{key: entry} of the whole store as one transaction of instance ``iid`` sees it: the index's entries of the
+    other instances, and those of ``iid`` derived from its current ``items`` (not from the index, which holds
+    them as they were before this transaction)."""
+    out = {key: e for key, e in (entries or {}).items()
+           if isinstance(e, dict) and (iid is None or e.get('iid') != iid)}
+    for path, item in (items or {}).items():
+        entry = entry_of(iid, item)
+        if entry is not None:
+            out[index_key(iid, path)] = entry
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------- deciding
 class Occupancy:
     """What is held and who waits, over every instance of the store, as one launch transaction sees it.
@@ -183,16 +204,9 @@ class Occupancy:
         self.held = {}       # resource -> units held
         self.slots = {}      # host -> jobs holding a slot there
         self.holders = []
-        self.waiters = []    # other instances' waiters (this instance's are decided by take())
-        for entry in (entries or {}).values():
-            if not isinstance(entry, dict) or (iid is not None and entry.get('iid') == iid):
-                continue
+        self.waiters = []    # the waiters; those of the host picking are the candidates of take(), decided again
+        for entry in current_entries(entries, iid, items).values():
             self._add(entry)
-        for item in (items or {}).values():
-            entry = entry_of(iid, item)
-            if entry is not None:
-                self._add(entry)   # its holders, and its waiters on other hosts (those of the host picking are
-                # the candidates of take(), decided again)
 
     def _add(self, entry):
         if entry.get('kind') == HOLD:
@@ -270,23 +284,8 @@ def stuck(iid, items, entries):
     for is held, and only by attempts whose real state is unknown (``queuing_env_down``: after a recovery skip or a
     lost host, they are resolved by the next recovery, never by a driver). A job waiting for a resource nobody
     holds (not defined, or reserved by earlier waiters) is not stuck: the driver waits for it."""
-    holders = {}
-    for key, entry in (entries or {}).items():
-        if entry.get('kind') != HOLD:
-            continue
-        if entry.get('iid') == iid:
-            continue   # this instance's holders come from its items
-        holders[key] = entry
-    unknown = set()
-    for path, item in items.items():
-        entry = entry_of(iid, item)
-        if entry is not None and entry['kind'] == HOLD:
-            holders[index_key(iid, path)] = entry
-            if item['state'] == _ENV_DOWN:
-                unknown.add(index_key(iid, path))
-    for key, entry in holders.items():
-        if entry.get('state') == _ENV_DOWN:
-            unknown.add(key)
+    holders = {key: e for key, e in current_entries(entries, iid, items).items() if e.get('kind') == HOLD}
+    unknown = {key for key, e in holders.items() if e.get('state') == _ENV_DOWN}
     out = {}
     for path, item in items.items():
         waiting = item.get('waiting')
@@ -315,25 +314,29 @@ def status(entries, capacities):
     resources = {name: {'capacity': cap, 'held': 0, 'holders': [], 'waiters': []}
                  for name, cap in sorted((capacities or {}).items())}
     hosts = {}
+
+    def resource(name):   # a name nobody defined shows with capacity None
+        return resources.setdefault(name, {'capacity': None, 'held': 0, 'holders': [], 'waiters': []})
+
+    def slots(host):
+        return hosts.setdefault(host, {'running': 0, 'holders': [], 'waiters': []})
     ordered = sorted((e for e in (entries or {}).values() if isinstance(e, dict)),
                      key=lambda e: (e.get('kind') != HOLD, order_key(e)))
     for entry in ordered:
         who = {'instance': entry.get('iid'), 'path': entry.get('path'), 'host': entry.get('host')}
         if entry.get('kind') == HOLD:
-            slot = hosts.setdefault(entry.get('host'), {'running': 0, 'holders': [], 'waiters': []})
+            slot = slots(entry.get('host'))
             slot['running'] += 1
             slot['holders'].append(who)
             for name, units in sorted((entry.get('needs') or {}).items()):
-                res = resources.setdefault(name, {'capacity': None, 'held': 0, 'holders': [], 'waiters': []})
+                res = resource(name)
                 res['held'] += int(units)
                 res['holders'].append(dict(who, units=int(units)))
         elif entry.get('kind') == WAIT:
             for name in entry.get('for') or []:
                 if name == SLOT:
-                    slot = hosts.setdefault(entry.get('host'), {'running': 0, 'holders': [], 'waiters': []})
-                    slot['waiters'].append(who)
+                    slots(entry.get('host'))['waiters'].append(who)
                     continue
-                res = resources.setdefault(name, {'capacity': None, 'held': 0, 'holders': [], 'waiters': []})
-                res['waiters'].append(dict(who, units=int((entry.get('needs') or {}).get(name, 0)),
-                                           priority=int(entry.get('priority') or 0)))
+                units = int((entry.get('needs') or {}).get(name, 0))
+                resource(name)['waiters'].append(dict(who, units=units, priority=int(entry.get('priority') or 0)))
     return resources, hosts

@@ -44,6 +44,15 @@ def job(name, host, ledger, *, seconds=0.3, rc=0, fail_unless=None, **extra):
     return out
 
 
+def gated(name, host, ledger, flag, **extra):
+    """Records its start, waits until ``flag`` exists (at most 300 s), records its end."""
+    out = {'name': name, 'host': host, 'shell':
+           'echo "%s start $(date +%%s.%%N) $$" >> %s; i=0; while [ ! -f %s ] && [ $i -lt 1500 ]; do sleep 0.2; '
+           'i=$((i+1)); done; echo "%s end $(date +%%s.%%N) ok" >> %s' % (name, ledger, flag, name, ledger)}
+    out.update(extra)
+    return out
+
+
 def write_frame(tmp_path, frame, name='frame.yml'):
     path = tmp_path / name
     path.write_text(yaml.safe_dump(frame, sort_keys=False))
@@ -144,6 +153,21 @@ def kill9(proc):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     proc.log_file.close()
+
+
+def finish(proc, timeout):
+    """Wait for a playbook started by :func:`start_playbook` (killed after ``timeout``): ``(rc, its output)``."""
+    import signal
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        if not proc.log_file.closed:
+            proc.log_file.close()
+    with open(proc.log_path, encoding='utf-8') as f:
+        return proc.returncode, f.read()
 
 
 def open_test_store(url):

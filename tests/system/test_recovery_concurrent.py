@@ -13,21 +13,13 @@ import subprocess
 
 import pytest
 
-from frames import kill9, ledger_dir, playbook_argv, read_ledger, snapshot, start_playbook, wait_for, write_frame
+from frames import (finish, gated, kill9, ledger_dir, playbook_argv, read_ledger, snapshot, start_playbook, wait_for,
+                    write_frame)
 
 DATE = '2026-11-27'
 FRAME = 'concur'
 IID = '%s@%s' % (FRAME, DATE)
 TIMEOUT = 240
-
-
-def waiter(name, host, ledger, flag, **extra):
-    """Records its start, waits until ``flag`` exists (at most 300 s), records its end."""
-    out = {'name': name, 'host': host, 'shell':
-           'echo "%s start $(date +%%s.%%N) $$" >> %s; i=0; while [ ! -f %s ] && [ $i -lt 1500 ]; do sleep 0.2; '
-           'i=$((i+1)); done; echo "%s end $(date +%%s.%%N) ok" >> %s' % (name, ledger, flag, name, ledger)}
-    out.update(extra)
-    return out
 
 
 def quick(name, host, ledger, **extra):
@@ -45,19 +37,6 @@ class Scenario:
     pass
 
 
-def _finish(proc, timeout):
-    try:
-        proc.wait(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        if not proc.log_file.closed:
-            proc.log_file.close()
-    with open(proc.log_path, encoding='utf-8') as f:
-        return proc.returncode, f.read()
-
-
 @pytest.fixture(scope='module')
 def scenario(testenv, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('concurrent')
@@ -66,8 +45,8 @@ def scenario(testenv, tmp_path_factory):
     ld = ledger_dir()
     ledger, flag = str(ld / 'ledger'), str(ld / 'flag')
     frame = {'frame': FRAME, 'jobs': [
-        waiter('w1', 'agent1', ledger, flag),
-        waiter('w2', 'agent2', ledger, flag),
+        gated('w1', 'agent1', ledger, flag),
+        gated('w2', 'agent2', ledger, flag),
         quick('done1', 'agent1', ledger),
         quick('next1', 'agent1', ledger, after=['w1']),
         quick('next3', 'agent3', ledger, after=['w1', 'w2']),
@@ -93,7 +72,7 @@ def scenario(testenv, tmp_path_factory):
         wait_for('one recovery to end', lambda: any(p.poll() is not None for p in procs), timeout=120)
         loser = next(p for p in procs if p.poll() is not None)
         winner = next(p for p in procs if p is not loser)
-        sc.loser_rc, sc.loser_out = _finish(loser, 30)
+        sc.loser_rc, sc.loser_out = finish(loser, 30)
         sc.winner_pid = winner.pid
         wait_for('the winning recovery to drive the frame',
                  lambda: 'Jobnet frame step' in open(winner.log_path, encoding='utf-8').read()
@@ -108,7 +87,7 @@ def scenario(testenv, tmp_path_factory):
             sc.ops[op] = out
         sc.during_ops = states_of(snapshot(url, IID))
         open(flag, 'w').close()
-        sc.winner_rc, sc.winner_out = _finish(winner, TIMEOUT)
+        sc.winner_rc, sc.winner_out = finish(winner, TIMEOUT)
     finally:
         open(flag, 'w').close()
         for p in procs:

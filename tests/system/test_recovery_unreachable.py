@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from frames import kill9, ledger_dir, playbook_argv, read_ledger, snapshot, start_playbook, wait_for, write_frame
+from frames import gated, kill9, ledger_dir, playbook_argv, read_ledger, snapshot, start_playbook, wait_for, write_frame
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NETNS_SH = os.path.join(REPO, 'tests', 'env', 'netns.sh')
@@ -108,15 +108,6 @@ def agent4_link(agent4):
 
 
 # ------------------------------------------------------------------------------------------------ frames
-def waiter(name, host, ledger, flag, **extra):
-    """Records its start, waits until ``flag`` exists (at most 300 s), records its end."""
-    out = {'name': name, 'host': host, 'shell':
-           'echo "%s start $(date +%%s.%%N) $$" >> %s; i=0; while [ ! -f %s ] && [ $i -lt 1500 ]; do sleep 0.2; '
-           'i=$((i+1)); done; echo "%s end $(date +%%s.%%N) ok" >> %s' % (name, ledger, flag, name, ledger)}
-    out.update(extra)
-    return out
-
-
 def quick(name, host, ledger, rc=0, seconds=0.1, **extra):
     out = {'name': name, 'host': host, 'shell': 'echo "%s start $(date +%%s.%%N) $$" >> %s; sleep %s; '
            'echo "%s end $(date +%%s.%%N) rc%d" >> %s; exit %d' % (name, ledger, seconds, name, rc, ledger, rc)}
@@ -191,14 +182,14 @@ def _skip_scenario(testenv, agent4, tmp_path_factory):
     frame = {'frame': 'skiprows', 'jobs': [
         # agent4 runs two jobs at once: a4_alive and a4_abnormal start first, a4_abnormal ends rc 3; a4_stopped
         # takes the free slot when a1_short ends; a4_queuing is ready when both slots are taken
-        waiter('a4_alive', 'agent4', L, flag),
+        gated('a4_alive', 'agent4', L, flag),
         quick('a4_abnormal', 'agent4', L, rc=3),
         quick('a1_short', 'agent1', L, seconds=3),
-        waiter('a4_stopped', 'agent4', L, flag, after=['a1_short']),
+        gated('a4_stopped', 'agent4', L, flag, after=['a1_short']),
         quick('a1_short2', 'agent1', L, seconds=1, after=['a1_short']),
         quick('a4_queuing', 'agent4', L, after=['a1_short2']),
         quick('a4_waiting', 'agent4', L, after=['a4_alive']),
-        waiter('a1_running', 'agent1', L, flag),
+        gated('a1_running', 'agent1', L, flag),
         quick('a1_after', 'agent1', L, after=['a1_running']),
     ]}
     sc = SkipScenario()
@@ -332,9 +323,9 @@ def test_an_agent_unreachable_during_a_normal_recovery_is_retried_then_queuing_e
     ledger, flag = str(ld / 'ledger'), str(ld / 'flag')
     inventories = [testenv.inventory, agent4.inventory]
     frame = {'frame': 'unreach', 'jobs': [
-        waiter('b4_running', 'agent4', ledger, flag),
+        gated('b4_running', 'agent4', ledger, flag),
         quick('b4_next', 'agent4', ledger, after=['b4_running']),
-        waiter('b1_running', 'agent1', ledger, flag),
+        gated('b1_running', 'agent1', ledger, flag),
         quick('b1_next', 'agent1', ledger, after=['b1_running']),
     ]}
     iid, _before = run_until(testenv, tmp_path, 'unreach', frame, date, inventories, env,
@@ -385,7 +376,7 @@ def test_5_432_running_its_agent_did_not_stop_stays_queuing_env_down_through_the
     ld = ledger_dir()
     ledger, flag = str(ld / 'ledger'), str(ld / 'flag')
     inventories = [testenv.inventory, agent4.inventory]
-    frame = {'frame': 'skipauto', 'jobs': [waiter('c4', 'agent4', ledger, flag), waiter('c1', 'agent1', ledger, flag)]}
+    frame = {'frame': 'skipauto', 'jobs': [gated('c4', 'agent4', ledger, flag), gated('c1', 'agent1', ledger, flag)]}
     iid, _before = run_until(testenv, tmp_path, 'skipauto', frame, date, inventories, env,
                              {'c4': 'running', 'c1': 'running'})
     agent4.cut()

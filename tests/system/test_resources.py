@@ -22,7 +22,9 @@ import signal
 import subprocess
 import time
 
+import frames
 from frames import (
+    gated,
     intervals,
     job,
     kill9,
@@ -42,31 +44,13 @@ DATE = '2026-12-01'
 TIMEOUT = int(os.environ.get("JOBNET_TEST_RES_TIMEOUT", "600"))
 
 
-def gated(name, host, ledger, flag, **extra):
-    """Records its start, waits until ``flag`` exists (at most 300 s), records its end."""
-    out = {'name': name, 'host': host, 'shell':
-           'echo "%s start $(date +%%s.%%N) $$" >> %s; i=0; while [ ! -f %s ] && [ $i -lt 1500 ]; do sleep 0.2; '
-           'i=$((i+1)); done; echo "%s end $(date +%%s.%%N) ok" >> %s' % (name, ledger, flag, name, ledger)}
-    out.update(extra)
-    return out
-
-
 def run(testenv, args, env, timeout=TIMEOUT):
     return subprocess.run(playbook_argv(*args), env=testenv.env(**env), capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 
 def finish(proc, timeout=TIMEOUT):
-    try:
-        proc.wait(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        if not proc.log_file.closed:
-            proc.log_file.close()
-    with open(proc.log_path, encoding='utf-8') as f:
-        return proc.returncode, f.read()
+    return frames.finish(proc, timeout)
 
 
 def frame_state(url, iid):

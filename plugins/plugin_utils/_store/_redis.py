@@ -67,22 +67,30 @@ local function wrongtype(key, want)
 end
 """
 
+# removes every index entry of an instance (keys "<iid><tab><path>"); returns how many
+_LUA_DROP = """
+local function drop_entries(index, iid)
+  local prefix = iid .. '\t'
+  local gone = 0
+  for _, key in ipairs(redis.call('HKEYS', index)) do
+    if string.sub(key, 1, #prefix) == prefix then redis.call('HDEL', index, key); gone = gone + 1 end
+  end
+  return gone
+end
+"""
+
 _LUA_CREATE = """#!lua
 -- KEYS: instances, versions, items, order, itemver, events, index, indexver
 -- ARGV: iid, instance json, number of items n, then n pairs: path, item json; number of index entries m, then m
 --       pairs: key, entry json; then event json...
-""" + _LUA_TYPES + """
+""" + _LUA_TYPES + _LUA_DROP + """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'EXISTS' end
 local p = 4 + 2 * tonumber(ARGV[3])
 local last = p + 2 * tonumber(ARGV[p])
 local bad = wrongtype(KEYS[1], 'hash') or wrongtype(KEYS[7], 'hash') or wrongtype(KEYS[8], 'string')
 if not bad and #ARGV > last then bad = wrongtype(KEYS[6], 'list') end
 if bad then return bad end
-local prefix = ARGV[1] .. '\t'
-local bump = last > p
-for _, key in ipairs(redis.call('HKEYS', KEYS[7])) do
-  if string.sub(key, 1, #prefix) == prefix then redis.call('HDEL', KEYS[7], key); bump = true end
-end
+local bump = drop_entries(KEYS[7], ARGV[1]) > 0 or last > p
 for i = p + 1, last, 2 do redis.call('HSET', KEYS[7], ARGV[i], ARGV[i + 1]) end
 if bump then redis.call('INCR', KEYS[8]) end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
@@ -104,7 +112,7 @@ _LUA_UPDATE = """#!lua
 --       number of index pairs m, then m pairs: key, entry json ('' = remove); reindex ('1': first remove every
 --       entry of the instance); expected index version ('' = not checked);
 --       then event json... (appended to the events list in this same script)
-""" + _LUA_TYPES + """
+""" + _LUA_TYPES + _LUA_DROP + """
 local v = redis.call('HGET', KEYS[2], ARGV[1])
 if not v then return 'UNKNOWN' end
 if v ~= ARGV[2] then return 'CONFLICT' end
@@ -134,13 +142,7 @@ for i = 8, p - 1, 3 do
     redis.call('ZREM', KEYS[5], path)
   end
 end
-local bump = false
-if ARGV[q] == '1' then
-  local prefix = ARGV[1] .. '\t'
-  for _, key in ipairs(redis.call('HKEYS', KEYS[8])) do
-    if string.sub(key, 1, #prefix) == prefix then redis.call('HDEL', KEYS[8], key); bump = true end
-  end
-end
+local bump = ARGV[q] == '1' and drop_entries(KEYS[8], ARGV[1]) > 0
 for i = p + 1, q - 1, 2 do
   local cur = redis.call('HGET', KEYS[8], ARGV[i])
   if ARGV[i + 1] == '' then
@@ -184,6 +186,7 @@ return n
 _LUA_DELETE = """#!lua
 -- KEYS: instances, versions, items, order, itemver, lease, events, index, indexver
 -- ARGV: iid, lease token ('' = no check), lease epoch
+""" + _LUA_DROP + """
 if ARGV[2] ~= '' then
   if redis.call('HGET', KEYS[6], 'token') ~= ARGV[2] or redis.call('HGET', KEYS[6], 'epoch') ~= ARGV[3] then
     return 'LEASE'
@@ -192,13 +195,8 @@ end
 local n = redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-if redis.call('TYPE', KEYS[8])['ok'] == 'hash' then
-  local prefix = ARGV[1] .. '\t'
-  local gone = 0
-  for _, key in ipairs(redis.call('HKEYS', KEYS[8])) do
-    if string.sub(key, 1, #prefix) == prefix then gone = gone + redis.call('HDEL', KEYS[8], key) end
-  end
-  if gone > 0 then redis.call('INCR', KEYS[9]) end
+if redis.call('TYPE', KEYS[8])['ok'] == 'hash' and drop_entries(KEYS[8], ARGV[1]) > 0 then
+  redis.call('INCR', KEYS[9])
 end
 return n
 """
@@ -578,18 +576,12 @@ class RedisStore(Store):
     # ---- the index of holders and waiters, resource definitions
 
     def _get_index_raw(self):
-        return sorted(self._pairs(self._call_read('the index of holders and waiters', lambda: self._flat(
-            self._k('index')))))
+        data = self._call_read('the index of holders and waiters', lambda: self._r.hgetall(self._k('index')))
+        return sorted((self._s(k), v) for k, v in data.items())
 
     def _get_resources_raw(self):
-        return sorted(self._pairs(self._call_read('resource definitions', lambda: self._flat(self._k('resources')))))
-
-    def _flat(self, key):
-        data = self._r.hgetall(key)
-        out = []
-        for k, v in data.items():
-            out.extend((k, v))
-        return out
+        data = self._call_read('resource definitions', lambda: self._r.hgetall(self._k('resources')))
+        return sorted((self._s(k), v) for k, v in data.items())
 
     def _resource_write(self, name, raw, create_only):
         res = self._call_write('resource %s' % name, lambda: self._script('resource', _LUA_RESOURCE)(

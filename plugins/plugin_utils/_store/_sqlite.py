@@ -394,9 +394,10 @@ class SQLiteStore(Store):
 
     # ---- schedules
 
-    def _has_schedules(self):
-        rows = self._read('the table list', "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schedules'")
-        return bool(rows)
+    def _has_table(self, name):
+        """Whether the file has table ``name`` (a store of an earlier version, read-only, may lack the later ones)."""
+        return bool(self._read('the table list', "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)))
 
     def _put_schedule_raw(self, key, raw, create_only):
         if create_only:
@@ -406,7 +407,7 @@ class SQLiteStore(Store):
         return self._write('schedule record %s' % key, lambda conn: conn.execute(sql, (key, raw)).rowcount) > 0
 
     def _get_schedules_raw(self, key, exact):
-        if not self._has_schedules():
+        if not self._has_table('schedules'):
             return []
         if exact:
             return self._read('schedule record %s' % key, 'SELECT key, data FROM schedules WHERE key = ?', (key,))
@@ -414,16 +415,12 @@ class SQLiteStore(Store):
                           'ORDER BY key', (len(key), key))
 
     def _delete_schedule_raw(self, key):
-        if not self._has_schedules():
+        if not self._has_table('schedules'):
             return False
         return self._write('the deletion of schedule record %s' % key, lambda conn: conn.execute(
             'DELETE FROM schedules WHERE key = ?', (key,)).rowcount) > 0
 
     # ---- the index of holders and waiters, resource definitions
-
-    def _has_table(self, name):
-        return bool(self._read('the table list', "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                               (name,)))
 
     def _get_index_raw(self):
         if not self._has_table('claims'):
