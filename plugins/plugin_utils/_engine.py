@@ -900,32 +900,18 @@ def _resources_after_recovery(pl, reset):
     nothing is held or waits."""
     from ansible_collections.jobnet.scheduler.plugins.plugin_utils._messages import message
     iid = pl.instance['id']
-    holds, waits, count, lost = {}, [], 0, 0
-    for path in pl.jobs():
-        item = pl.items[path]
-        if reset:
-            if _resources.holds_a_slot(item) and item.get('unclaimed') != item.get('attempt_id'):
-                item['unclaimed'] = item.get('attempt_id')
-                count += 1
-                pl._touch(path)   # pylint: disable=protected-access
-            if item.get('waiting') or item.get('ready_at'):
-                lost += 1 if item.get('waiting') else 0
-                item.pop('waiting', None)
-                item.pop('ready_at', None)
-                pl._touch(path)   # pylint: disable=protected-access
-            continue
-        entry = _resources.entry_of(iid, item)
-        if entry is None:
-            continue
+    if reset:
+        count, lost = pl.forget_claims()
+        return message('JNR128', iid=iid, count=count, waiters=lost) if count or lost else None
+    holds, waits = {}, []
+    for entry in _resources.current_entries(None, iid, pl.items).values():
         if entry['kind'] == _resources.HOLD:
-            holds.setdefault('slot on %s' % entry['host'], 0)
-            holds['slot on %s' % entry['host']] += 1
+            slot = 'slot on %s' % entry['host']
+            holds[slot] = holds.get(slot, 0) + 1
             for name, units in entry['needs'].items():
                 holds[name] = holds.get(name, 0) + units
         else:
             waits.append(entry)
-    if reset:
-        return message('JNR128', iid=iid, count=count, waiters=lost) if count or lost else None
     if not holds and not waits:
         return None
     held = ', '.join('%s %d' % (name, n) for name, n in sorted(holds.items())) or 'nothing held'

@@ -18,6 +18,7 @@ import contextlib
 import functools
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Event, Instance, Item, Phase
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._resources import holds_a_slot
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
     HostState,
     Kind,
@@ -631,6 +632,24 @@ class Planner:
             elif st == State.QUEUING and (item['flags'].get('force') or not self.under_stop(path)):
                 out.append(path)
         return out
+
+    def forget_claims(self):
+        """Recovery with ``resource_reset`` (the original's notes 2 and 11): the jobs that may still run hold
+        nothing (``unclaimed`` names their attempt) and the waiting jobs lose their place. Returns (jobs that held,
+        waiting jobs)."""
+        count = lost = 0
+        for path in self.jobs():
+            item = self.items[path]
+            if holds_a_slot(item) and item.get('unclaimed') != item.get('attempt_id'):
+                item['unclaimed'] = item.get('attempt_id')
+                count += 1
+                self._touch(path)
+            if item.get('waiting') or item.get('ready_at'):
+                lost += 1 if item.get('waiting') else 0
+                item.pop('waiting', None)
+                item.pop('ready_at', None)
+                self._touch(path)
+        return count, lost
 
     def quiescent(self, down_hosts=(), ignore=()):
         """No more progress without an operator (or a host coming back): the driver may end. ``ignore``: queued jobs

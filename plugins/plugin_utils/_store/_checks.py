@@ -194,9 +194,11 @@ def run_fn(iid: str, fn, instance: dict, items: dict, version: int, *, view=None
 
 def index_rows(iid: str, items: dict) -> list:
     """``[(index key, entry JSON or None)]`` of items ({path: item or None}); the JSON has sorted keys, so equal
-    entries are equal text."""
+    entries are equal text. Nets have no entry and no row."""
     rows = []
     for path, item in items.items():
+        if isinstance(item, dict) and item.get('kind') != 'job':
+            continue
         entry = _resources.entry_of(iid, item) if isinstance(item, dict) else None
         rows.append((_resources.index_key(iid, path),
                      None if entry is None else json.dumps(entry, sort_keys=True, separators=(',', ':'))))

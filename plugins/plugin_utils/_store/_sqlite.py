@@ -203,16 +203,21 @@ class SQLiteStore(Store):
 
     @classmethod
     def _write_index(cls, conn, iid, rows, reindex=False) -> None:
-        if reindex or rows:
-            cls._bump_index(conn)
+        """Write index rows; the index version grows only when an entry really changed (a driver whose jobs wait
+        wakes on it, not on every write of a job record)."""
+        changed = 0
         if reindex:
-            conn.execute('DELETE FROM claims WHERE iid = ?', (iid,))
+            changed += conn.execute('DELETE FROM claims WHERE iid = ?', (iid,)).rowcount
         sets = [(key, iid, data) for key, data in rows if data is not None]
         dels = [(key,) for key, data in rows if data is None]
         if sets:
-            conn.executemany('INSERT OR REPLACE INTO claims (key, iid, data) VALUES (?, ?, ?)', sets)
+            changed += conn.executemany(
+                'INSERT INTO claims (key, iid, data) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE '
+                'SET iid = excluded.iid, data = excluded.data WHERE claims.data != excluded.data', sets).rowcount
         if dels:
-            conn.executemany('DELETE FROM claims WHERE key = ?', dels)
+            changed += conn.executemany('DELETE FROM claims WHERE key = ?', dels).rowcount
+        if changed > 0:
+            cls._bump_index(conn)
 
     @staticmethod
     def _view(conn) -> dict:
