@@ -107,6 +107,9 @@ class ActionModule(JobnetAction):
         retries = int(self.option('unreachable_retries', task_vars))
         delay = float(self.option('unreachable_delay', task_vars))
         margs = {'ids': ids, 'missing': 'ignore', 'output': False}
+        files = ((args.get('plan') or {}).get('files') or {}).get(host) or []
+        if files:
+            margs['files'] = files
         if args.get('root'):
             margs['root'] = args['root']
         last = 'no answer'
@@ -121,7 +124,7 @@ class ActionModule(JobnetAction):
                     return {'failed': True, 'msg': 'job_info on %s failed: %s' % (host, out.get('msg')),
                             'host': host, 'asked': len(ids)}
                 return {'host': host, 'asked': len(ids), 'jobs': out.get('jobs', []),
-                        'missing': out.get('missing', []), 'attempts': attempt}
+                        'missing': out.get('missing', []), 'attempts': attempt, 'files': out.get('files') or []}
             last = out.get('msg') or last
             if attempt < retries:
                 time.sleep(delay)
@@ -131,7 +134,7 @@ class ActionModule(JobnetAction):
     # ------------------------------------------------------------------ apply
     def apply(self, store, args, task_vars):
         plan = args.get('plan') or {}
-        fetched, unreachable = {}, set()
+        fetched, unreachable, files = {}, set(), {}
         hostvars = task_vars.get('hostvars') or {}
         for host in plan.get('poll_hosts') or []:
             poll = (args.get('polls') or {}).get(host)
@@ -149,6 +152,9 @@ class ActionModule(JobnetAction):
                 continue
             for job in poll.get('jobs') or []:
                 fetched[job['id']] = job
+            for seen in poll.get('files') or []:
+                if isinstance(seen, dict) and seen.get('path'):
+                    files[(host, seen['path'])] = seen
 
         def stop_on_manager(host, ids):
             margs = {'state': 'stopped', 'ids': ids}
@@ -160,7 +166,7 @@ class ActionModule(JobnetAction):
         out = self.recovery_run(store, args, task_vars).apply(
             plan, fetched=fetched, unreachable=unreachable, lease_ttl=self.option('lease_ttl', task_vars),
             stop_on_manager=stop_on_manager, days=whole, base=self.base_options(args, task_vars),
-            explicit=_explicit(args))
+            explicit=_explicit(args), files=files)
         out['events'] = out['events'][-EVENTS_RETURNED:]
         out['implicit_localhost'] = 'localhost' in out['hosts'] and \
             'localhost' not in (task_vars.get('groups') or {}).get('all', [])

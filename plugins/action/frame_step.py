@@ -52,7 +52,7 @@ class ActionModule(JobnetAction):
                 unreachable_retries=opts['unreachable_retries'], unreachable_delay=opts['unreachable_delay'],
                 say=say, progress_interval=opts['progress_interval'], chart_dir=chart_folder(self.option(
                     'chart_dir', task_vars, None)),
-                secrets=_secrets.Resolver(host, task_vars, self._templar))
+                secrets=_secrets.Resolver(host, task_vars, self._templar), trigger_timeout=opts['trigger_timeout'])
             seconds = float(opts['step_seconds'] or 0)
             summary = driver.run(seconds if seconds > 0 else None)
         except _engine.ControllerGone:

@@ -160,6 +160,23 @@ options:
     vars:
       - name: jobnet_resource_reset
     version_added: 0.1.0
+  file_wait_reset:
+    description:
+      - What recovery does with an operator's ON / OFF of a file-wait trigger (C(jobnet.scheduler.event) with
+        C(trigger)). V(false) (the default) keeps it, so the frame goes on as it was set. V(true) drops it as the
+        original does, and the trigger follows whether its file exists at recovery time.
+      - Precedence, highest first - a setting of the frame itself, variable C(jobnet_file_wait_reset), environment
+        E(JOBNET_FILE_WAIT_RESET), C(file_wait_reset) in the C([jobnet]) section of C(ansible.cfg), the default.
+    type: bool
+    default: false
+    env:
+      - name: JOBNET_FILE_WAIT_RESET
+    ini:
+      - section: jobnet
+        key: file_wait_reset
+    vars:
+      - name: jobnet_file_wait_reset
+    version_added: 0.2.0
   live_days:
     description:
       - How many operation dates recovery covers for instances that have ended - the current one and the ones
@@ -220,6 +237,22 @@ options:
         key: chart_dir
     vars:
       - name: jobnet_chart_dir
+    version_added: 0.2.0
+  trigger_timeout:
+    description:
+      - Longest time, in seconds, a driving playbook (C(run), C(recover), C(schedule), ...) keeps driving a frame
+        instance in which nothing runs or is queued and something waits only for a trigger (C(wait_for)). Then it
+        stops driving it and says so; the instance stays C(waiting) in the store and goes on when driven again
+        (C(jobnet.scheduler.recover) or C(jobnet.scheduler.rerun)). V(0) drives until the trigger turns ON.
+    type: float
+    default: 86400
+    env:
+      - name: JOBNET_TRIGGER_TIMEOUT
+    ini:
+      - section: jobnet
+        key: trigger_timeout
+    vars:
+      - name: jobnet_trigger_timeout
     version_added: 0.2.0
   progress_interval:
     description:

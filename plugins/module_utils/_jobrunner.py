@@ -1088,9 +1088,46 @@ def select_views(jroot, ids, missing, name=None, states=None, labels=None, host=
     return views, unknown
 
 
-def wait_for_change(jroot, views, wait):
-    """Wait up to ``wait`` seconds until any of ``views`` changes state. Returns fresh views."""
-    if wait <= 0 or not any(v['state'] == JobState.RUNNING for v in views):
+#: most files one call looks at
+FILES_MAX = 100000
+
+
+def file_states(paths):
+    """[{path, exists, mtime, size}] of each path (a file trigger): one stat() each, nothing opened or read."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            out.append({'path': path, 'exists': False, 'mtime': None, 'size': None})
+            continue
+        mtime = datetime.fromtimestamp(st.st_mtime, timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+        out.append({'path': path, 'exists': True, 'mtime': mtime, 'size': st.st_size})
+    return out
+
+
+def check_files(paths):
+    """The watched paths of a call: absolute, without NUL; at most FILES_MAX."""
+    if len(paths) > FILES_MAX:
+        raise JobError('files: at most %d paths in one call, got %d' % (FILES_MAX, len(paths)))
+    for path in paths:
+        if not path.startswith('/') or '\0' in path:
+            raise JobError('files: %r is not an absolute path' % (path,))
+    return list(paths)
+
+
+def _present(paths):
+    return set(p for p in paths if os.path.exists(p))
+
+
+def wait_for_change(jroot, views, wait, files=None, present=None):
+    """Wait up to ``wait`` seconds until any of ``views`` changes state, or (``files``) until the set of those
+    files that exist differs from ``present`` (what the caller knew). Returns fresh views."""
+    files = list(files or [])
+    known = set(present or []) & set(files)
+    if wait <= 0 or (not files and not any(v['state'] == JobState.RUNNING for v in views)):
+        return views
+    if files and _present(files) != known:
         return views
     deadline = time.monotonic() + wait
     current = list(views)
@@ -1099,6 +1136,8 @@ def wait_for_change(jroot, views, wait):
         if left <= 0:
             return current
         time.sleep(min(POLL_INTERVAL, left))
+        if files and _present(files) != known:
+            return current
         changed = False
         for i, v in enumerate(current):
             if v['state'] != JobState.RUNNING:

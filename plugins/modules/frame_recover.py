@@ -80,6 +80,11 @@ options:
       - C(apply) - the jobs recovery finds still running hold no resource or host slot and the waiting order is lost,
         as in the original (notes 2 and 11). Default off - both are restored from the records (C(jobnet_resource_reset)).
     type: bool
+  file_wait_reset:
+    description:
+      - C(apply) - an operator's ON / OFF of a file-wait trigger is dropped and the trigger follows whether its file
+        exists, as in the original (note 1). Default off - the setting is kept (C(jobnet_file_wait_reset)).
+    type: bool
   unreachable_retries:
     description: Calls to a host before it counts as unreachable (C(poll)); C(jobnet_unreachable_retries), default C(3).
     type: int

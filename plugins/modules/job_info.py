@@ -15,6 +15,8 @@ description:
     O(root) - with their state, exit status, times and their stdout / stderr read from a byte offset in
     bounded chunks. Reading consumes nothing; the same bytes can be read again at any time.
   - With O(wait) it returns as soon as any of the listed jobs changes state, or when the time is up.
+  - In the same call it reports whether files exist (O(files), the file triggers of a frame), and with O(wait) it
+    also returns as soon as one of them appears or goes away.
   - In the same call it reports native Ansible async jobs (O(async_jids)), including V(lost) for one whose
     C(async_wrapper) process died before it finished.
   - See C(docs/jobs.md) of the collection for the life cycle and the files on the host.
@@ -113,6 +115,20 @@ options:
         Returns at once when none of them is running. V(0) does not wait. At most V(86400) (a day).
     type: raw
     default: 0
+  files:
+    description:
+      - Absolute paths of files to look at in the same call - the file-wait triggers of frames on this host. Each is
+        reported in RV(files); only C(stat) is called, nothing is opened. Paths are taken as given (no C(~) or
+        variable is expanded).
+      - With O(wait), the call also returns as soon as the set of these files that exist differs from
+        O(files_present).
+    type: list
+    elements: str
+  files_present:
+    description:
+      - The files of O(files) the caller knows to exist; a difference returns a waiting call at once.
+    type: list
+    elements: str
   async_jids:
     description: Native Ansible async job ids (C(ansible_job_id)) to report in RV(async_jobs).
     type: list
@@ -162,6 +178,12 @@ EXAMPLES = r'''
     state: [running]
     labels:
       frame: nightly
+
+- name: Wait up to 60 seconds for a flag file to appear, with no job
+  jobnet.scheduler.job_info:
+    ids: []
+    files: [/data/in/ready.flag]
+    wait: 60
 
 - name: Native async jobs in the same round trip
   jobnet.scheduler.job_info:
@@ -282,6 +304,24 @@ async_jobs:
     result:
       description: The whole result of the module, once finished.
       type: dict
+files:
+  description: The files of O(files), in that order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The path as given.
+      type: str
+    exists:
+      description: Whether it exists (C(stat) succeeds, any type of file).
+      type: bool
+    mtime:
+      description: Its modification time, ISO-8601 UTC, or V(null).
+      type: str
+    size:
+      description: Its size in bytes, or V(null).
+      type: int
 root:
   description: The job root on the host, expanded.
   returned: always
@@ -299,6 +339,8 @@ from ansible_collections.jobnet.scheduler.plugins.module_utils._jobrunner import
     JobRoot,
     JobState,
     async_status,
+    check_files,
+    file_states,
     normalize_ids,
     seconds,
     select_views,
@@ -365,14 +407,15 @@ class JobInfo(object):
         else:
             views, missing = select_views(self.jroot, ids, p['missing'], p['name'], p['state'], labels,
                                           host=p['host'])
-        views = wait_for_change(self.jroot, views, wait)
+        files = check_files(p['files'] or [])
+        views = wait_for_change(self.jroot, views, wait, files=files, present=p['files_present'])
         jobs = []
         for v in views:
             o = offsets.get(v['id'], {})
             jobs.append(with_output(v, p['output'], o.get('stdout', p['stdout_offset']),
                                     o.get('stderr', p['stderr_offset']), p['max_bytes'], p['encoding']))
         return dict(changed=False, jobs=jobs, missing=missing, async_jobs=async_jobs,
-                    missing_async_jids=missing_async, root=self.jroot.root)
+                    missing_async_jids=missing_async, root=self.jroot.root, files=file_states(files))
 
 
 def main():
@@ -393,6 +436,8 @@ def main():
             max_bytes=dict(type='int', default=65536),
             encoding=dict(type='str', default='text', choices=['text', 'base64']),
             wait=dict(type='raw', default=0),
+            files=dict(type='list', elements='str'),
+            files_present=dict(type='list', elements='str'),
             async_jids=dict(type='list', elements='str'),
             async_dir=dict(type='path', default=DEFAULT_ASYNC_DIR),
         ),

@@ -16,7 +16,9 @@ import functools
 import os
 import time
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _model, _options, _report, _resources, _secrets, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import (
+    _model, _options, _report, _resources, _secrets, _store, _triggers,
+)
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     LAUNCHED,
     OperationError,
@@ -38,7 +40,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import isot
 _ENDED = frozenset(s.value for s in TERMINAL)
 
 DEFAULTS = _options.defaults('poll_interval', 'step_seconds', 'lease_ttl', 'unreachable_retries', 'unreachable_delay',
-                             'progress_interval')
+                             'progress_interval', 'trigger_timeout')
 
 #: least seconds between two rewrites of a running instance's chart
 CHART_INTERVAL = 15.0
@@ -321,13 +323,13 @@ class Engine:
             raise EngineError(str(exc))
 
     # ------------------------------------------------------------------ recovery
-    def recover(self, iid, lease, *, fetched, unreachable, options, now, manager_hosts, preview=False):
+    def recover(self, iid, lease, *, fetched, unreachable, options, now, manager_hosts, preview=False, files=None):
         """Recover one instance in one store transaction: the recovery tables (5.429-5.432) with the hosts'
         answers, the frame and net states derived from the result, then (``auto_rerun``) the automatic rerun.
 
         ``fetched`` is {attempt id: job_info view} of every host that answered, ``unreachable`` the hosts that
-        did not. Returns the :class:`_recovery.RecoveryResult` (messages, rows, the attempts to stop on the
-        manager node).
+        did not, ``files`` {(host, path): {'exists', 'mtime'}} what they said of the files of file triggers (note 1).
+        Returns the :class:`_recovery.RecoveryResult` (messages, rows, the attempts to stop on the manager node).
         """
         from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _recovery
 
@@ -337,6 +339,10 @@ class Engine:
                 options=options, now=now, start_at=start_at_of(inst), manager_hosts=manager_hosts)
             pl = planner_for(inst, items, now=now)
             pl.take_recovered(res.instance, res.items)
+            if options.recovery and (inst.get('definition') or {}).get('triggers'):
+                pl.instance['triggers'] = _triggers.recover(pl.instance, {'files': files or {}}, now,
+                                                            options.as_dict())
+                pl.instance_changed = True
             if options.recovery:
                 pl.derive()
                 if options.auto_rerun and State(pl.instance['state']) != State.NOT_SUBMITTED:
@@ -349,9 +355,23 @@ class Engine:
         if preview:   # check mode: the decision on the records as they are, nothing written
             inst, items = self.store.load(iid)
             return fn(inst, items)[2][0]
+        if options.recovery and not options.recovery_skip:
+            self.raise_recovered_ends(iid, fetched)
         # the index of holders and waiters is rebuilt from the recovered records, in the same transaction: the
         # occupancy every launch decision sees after this is that of the jobs as recovery found them
         return commit(self.store, iid, fn, lease, self.events, reindex=True)
+
+    def raise_recovered_ends(self, iid, fetched):
+        """Before recovery records them: the events of the jobs that ended normally while the controller was down
+        (``on_end: {event:}``), set ON first, as a driver does (see HostDriver._raise_on_end)."""
+        inst, items = self.store.load(iid)
+        for d in (inst.get('definition') or {}).get('items') or []:
+            event = (d.get('on_end') or {}).get('event')
+            item = items.get(d['path']) or {}
+            view = fetched.get(item.get('attempt_id')) if event and item.get('attempt_id') else None
+            if view and view.get('state') == 'normal_end' and item.get('state') != State.NORMAL_END.value:
+                self.store.put_trigger_event(event, _triggers.ON, 'job %s %s (attempt %s, found by recovery)'
+                                             % (iid, d['path'], item['attempt_id']))
 
     def record_recovery_stops(self, iid, lease, jobs):
         """Record what the manager node reported of the attempts recovery stopped there (rc, signal, end)."""
@@ -373,7 +393,8 @@ class HostDriver:
                  poll_interval=DEFAULTS['poll_interval'], lease_ttl=DEFAULTS['lease_ttl'],
                  unreachable_retries=DEFAULTS['unreachable_retries'],
                  unreachable_delay=DEFAULTS['unreachable_delay'], sleep=time.sleep, clock=time.monotonic,
-                 say=None, progress_interval=DEFAULTS['progress_interval'], chart_dir=None, secrets=None):
+                 say=None, progress_interval=DEFAULTS['progress_interval'], chart_dir=None, secrets=None,
+                 trigger_timeout=DEFAULTS['trigger_timeout']):
         self.store = store
         self.store_mod = store_mod
         self.host = host
@@ -412,6 +433,16 @@ class HostDriver:
         #: when that was last looked at
         self._undriven = frozenset()
         self._undriven_at = None
+        #: triggers (see _triggers): the definitions of the leased instances (read once), what this host's
+        #: job_info calls last said of the watched files ({path: {'exists', 'mtime'}}), since when only trigger
+        #: waiters keep this driver going (trigger_timeout), the waiters said to wait for an unknown trigger
+        self._defs = {}
+        self.files = {}
+        self.trigger_timeout = float(trigger_timeout or 0)
+        self._trigger_only_since = {}
+        self._unknown_shown = set()
+        #: module calls made, by module name (a test counts the round trips)
+        self.calls = {}
 
     # ------------------------------------------------------------------ store helpers
     def _check_parent(self):
@@ -474,15 +505,81 @@ class HostDriver:
         ``launching`` record, so the host's limit and every resource's capacity hold globally."""
         plans = []
         self._look_for_undriven()
+        views = self._trigger_views()
         for iid in self.leases:
-            specs = self._update(iid, self._pick, index=True)
+            specs, changes = self._update(iid, functools.partial(self._pick, triggers=views.get(iid)), index=True)
+            self._tell_triggers(iid, changes)
             if specs:
                 plans.append((iid, specs))
         return plans
 
-    def _pick(self, inst, items, view):
-        """In one transaction: advance the instance and mark this host's launches (write-ahead)."""
+    # ------------------------------------------------------------------ triggers
+    def _definition(self, iid):
+        defn = self._defs.get(iid)
+        if defn is None:
+            inst = self.store.get_instance(iid) or {}
+            defn = self._defs[iid] = inst.get('definition') or {}
+        return defn
+
+    def _trigger_views(self):
+        """{iid: what its triggers' sources say now} (see _triggers.evaluate), for the instances that have
+        triggers: the store's events and the linked frames are read once per round for all of them."""
+        views = {}
+        events = None
+        frames = {}
+        for iid in self.leases:
+            defn = self._definition(iid)
+            if not defn.get('triggers'):
+                continue
+            view = {'host': self.host, 'files': dict(self.files)}
+            if _triggers.needs_events(defn):
+                if events is None:
+                    events = self._events()
+                view['events'] = events
+            linked = _triggers.linked_frames(defn)
+            if linked:
+                date = iid.rpartition('@')[2]
+                view['frames'] = {}
+                for frame in linked:
+                    key = instance_id(frame, date)
+                    if key not in frames:
+                        frames[key] = self._summary(key)
+                    view['frames'][frame] = frames[key]
+            views[iid] = view
+        return views
+
+    def _events(self):
+        try:
+            return self.store.get_trigger_events(problems=[])
+        except self.store_mod.StoreError:
+            return None   # not readable now: the event triggers stay as they are
+
+    def _summary(self, iid):
+        try:
+            inst = self.store.get_instance(iid)
+        except (self.store_mod.StoreError, ValueError):
+            return None
+        if inst is None:
+            return {}
+        return {k: inst.get(k) for k in ('id', 'state', 'ended', 'updated')}
+
+    def _tell_triggers(self, iid, changes):
+        if not changes:
+            return
+        tdefs = {t['name']: t for t in self._definition(iid).get('triggers') or []}
+        for name, before, after in changes:
+            self._print(_triggers.change_line(iid, name, tdefs.get(name), before, after))
+
+    def _watched_files(self, iid, inst):
+        if inst.get('state') in _ENDED:
+            return []
+        return _triggers.files_on(inst.get('definition') or {}, self.host, _triggers.records_of(inst))
+
+    def _pick(self, inst, items, view, triggers=None):
+        """In one transaction: take what the triggers' sources say, advance the instance and mark this host's
+        launches (write-ahead)."""
         pl = planner_for(inst, items)
+        changes = pl.take_triggers(triggers) if triggers is not None else []
         pl.advance()
         capacities = _resources.capacities_of(view.get('resources'))
         entries = view.get('entries') or {}
@@ -494,10 +591,11 @@ class HostDriver:
         occupancy = _resources.Occupancy(entries, capacities, inst['id'], pl.items)
         picked = pl.pick_launches(self.host, None, attempt_id_factory(inst), occupancy=occupancy, limit=self.limit)
         specs = [job_spec(inst, pl.defs[p], pl.items[p], self.root) for p in picked]
-        return (pl.instance if pl.instance_changed else None), pl.changed(), (specs, pl.events)
+        return (pl.instance if pl.instance_changed else None), pl.changed(), ((specs, changes), pl.events)
 
     def _call(self, name, args):
         """Run a module on the host; returns its result, or None when the host did not answer."""
+        self.calls[name] = self.calls.get(name, 0) + 1
         try:
             result = self.run_module(name, args)
         except HostUnreachable as exc:
@@ -625,19 +723,27 @@ class HostDriver:
     def _poll(self, wait):
         """One job_info call for every job of this host that runs (or ran while the host was away)."""
         watch = {}
+        files = set()
         for iid in self.leases:
-            _inst, items = self.store.load(iid)
+            inst, items = self.store.load(iid)
+            self._defs[iid] = inst.get('definition') or {}
+            files.update(self._watched_files(iid, inst))
             for path, it in items.items():
                 if it['kind'] != 'job' or it['host'] != self.host or not it.get('attempt_id'):
                     continue
                 # queuing_env_down jobs are not asked about: the next recovery resolves them (table 5.432)
                 if it['state'] == State.RUNNING.value and it.get('phase') == LAUNCHED:
                     watch[it['attempt_id']] = (iid, path)
-        if not watch:
+        if not watch and not files:
+            self.files = {}
             if wait > 0:
                 self._wait_store(wait)
             return
+        # one call for every job of this host and every file a trigger waits for here, whatever their number
         args = {'ids': sorted(watch), 'wait': wait, 'output': False, 'missing': 'ignore'}
+        if files:
+            args['files'] = sorted(files)
+            args['files_present'] = sorted(p for p in files if (self.files.get(p) or {}).get('exists'))
         if self.root:
             args['root'] = self.root
         result = self._call('jobnet.scheduler.job_info', args)
@@ -646,7 +752,11 @@ class HostDriver:
                 self.sleep(min(self.retry_delay, wait or self.retry_delay))
             return
         if result.get('failed'):
-            raise EngineError('job_info on %s failed: %s' % (self.host, result.get('msg')))
+            raise EngineError('job_info on %s failed: %s' % (self.host, result.get('msg') or result.get('exception')
+                                                             or 'no message'))
+        if files:
+            self.files = {f['path']: {'exists': bool(f.get('exists')), 'mtime': f.get('mtime')}
+                          for f in result.get('files') or [] if isinstance(f, dict) and f.get('path') in files}
         seen = {j['id']: j for j in result.get('jobs', [])}
         missing = set(result.get('missing', []))
         per_iid = {}
@@ -661,9 +771,24 @@ class HostDriver:
                     changes.append((path, None))
             if not changes:
                 continue
-
+            self._raise_on_end(iid, changes)
             moves = self._update(iid, functools.partial(self._polled, changes=changes))
             self._tell(moves, seen)
+
+    def _raise_on_end(self, iid, changes):
+        """The events of the jobs that ended normally with ``on_end: {event:}``, set ON before their end is
+        recorded: a controller that dies in between leaves the event ON and the end to recovery, which sets it
+        again (the same state: nothing changes), so an end is never recorded without its event."""
+        defs = {d['path']: d for d in self._definition(iid).get('items') or []}
+        for path, job in changes:
+            event = (defs.get(path, {}).get('on_end') or {}).get('event')
+            if event and job is not None and job.get('state') == 'normal_end':
+                sender = 'job %s %s (attempt %s)' % (iid, path, job.get('id'))
+                try:
+                    self.store.put_trigger_event(event, _triggers.ON, sender)
+                except self.store_mod.StoreError as exc:
+                    raise EngineError('the event %s of %s %s could not be set: %s' % (event, iid, path, exc))
+                self._print('jobnet: event %s ON by %s' % (event, sender))
 
     def _polled(self, inst, items, changes):
         """In one transaction: record the states the host reported (None: the host does not have it)."""
@@ -685,9 +810,20 @@ class HostDriver:
 
     def _wait_store(self, wait):
         """Nothing runs here: wait until another host's driver changes an instance, or ``wait`` passes."""
+        events, linked = False, set()
+        for iid in self.leases:
+            defn = self._definition(iid)
+            events = events or _triggers.needs_events(defn)
+            linked.update(instance_id(f, iid.rpartition('@')[2]) for f in _triggers.linked_frames(defn))
+
         def versions():
-            # its own instances, and what is held (a unit freed by another instance or controller wakes it)
-            return [self.store.get_version(iid) for iid in self.leases] + [self._index_version()]
+            # its own instances, and what is held (a unit freed by another instance or controller wakes it); the
+            # named events and the linked frames its triggers wait for
+            out = [self.store.get_version(iid) for iid in self.leases] + [self._index_version()]
+            out.extend(self.store.get_version(iid) for iid in sorted(linked))
+            if events:
+                out.append(self._events())
+            return out
         before = versions()
         deadline = self.clock() + wait
         while self.clock() < deadline:
@@ -798,6 +934,11 @@ class HostDriver:
             up = sorted(h for h in (inst.get('definition') or {}).get('hosts', []) if h not in down)
             if up and up[0] == self.host:
                 self._progress_for.add(iid)
+            live, unknown = pl.waiting_on_triggers()
+            if unknown:
+                self._say_unknown(iid, pl, unknown)
+            if live and self._trigger_timed_out(iid, pl, live):
+                continue
             if pl.quiescent(down):
                 continue
             if any(it.get('waiting') for it in items.values() if it['kind'] == 'job'):
@@ -810,6 +951,38 @@ class HostDriver:
                     continue
             done = False
         return done
+
+    def _trigger_timed_out(self, iid, pl, live):
+        """Whether this driver stops driving an instance whose only live things wait for triggers, because they have
+        waited ``trigger_timeout`` seconds (docs/triggers.md); says so once."""
+        if self.trigger_timeout <= 0 or pl.active_jobs():
+            self._trigger_only_since.pop(iid, None)
+            return False
+        now = self.clock()
+        since = self._trigger_only_since.setdefault(iid, now)
+        if now - since < self.trigger_timeout:
+            return False
+        if (iid, 'timeout') not in self._unknown_shown:
+            self._unknown_shown.add((iid, 'timeout'))
+            names = sorted({n for p in live for n in pl.wait_for(p)
+                            if not _triggers.is_on(pl.instance.get('triggers') or {}, n)})
+            self._print('jobnet: %s has waited %d s for trigger%s %s (trigger_timeout): this run stops driving it; '
+                        'it stays in the store as it is and goes on when driven again (jobnet.scheduler.recover)'
+                        % (iid, self.trigger_timeout, 's' if len(names) > 1 else '', ', '.join(names)))
+        return True
+
+    def _say_unknown(self, iid, pl, paths):
+        """Once per waiter: it waits for a trigger of unknown state (a recovery skip); only a recovery frees it."""
+        records = pl.instance.get('triggers') or {}
+        for path in paths:
+            if (iid, path) in self._unknown_shown:
+                continue
+            self._unknown_shown.add((iid, path))
+            names = [n for n in pl.wait_for(path) if (records.get(n) or {}).get('state') == _triggers.UNKNOWN]
+            self._print('jobnet: %s %s waits for trigger%s %s of unknown state (not looked at by a recovery skip, or '
+                        'its host was not reached): run jobnet.scheduler.recover to resolve %s'
+                        % (iid, path or '(the frame)', 's' if len(names) > 1 else '', ', '.join(names),
+                           'them' if len(names) > 1 else 'it'))
 
     #: how often (seconds) a driver looks whether the instances of other waiters are still driven
     UNDRIVEN_INTERVAL = 5.0
@@ -887,6 +1060,7 @@ class HostDriver:
                     'instances': self.summaries,
                     'events': self.events[-EVENTS_KEPT:],
                     'progress_printed': self.say is not None,
+                    'calls': dict(self.calls),
                 }
 
 

@@ -27,7 +27,7 @@ import re
 
 import yaml
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _time
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _time, _triggers
 
 # Every pattern is matched with fullmatch() (or ends in \Z): "$" would let a final line break through.
 FRAME_NAME_RE = re.compile(r'[a-z0-9][a-z0-9_-]{0,63}\Z')
@@ -38,7 +38,8 @@ DATE_RE = re.compile(r'(\d{4})-(\d{2})-(\d{2})\Z')
 ATTEMPT_ID_RE = re.compile(r'[A-Za-z0-9._-]{1,128}\Z')
 ATTEMPT_ID_MAX = 128
 
-OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'catch_up', 'resource_reset')
+OPTION_NAMES = ('recovery', 'end_recover', 'auto_rerun', 'recovery_skip', 'catch_up', 'resource_reset',
+                'file_wait_reset')
 MAX_PROBLEMS_SHOWN = 10
 
 # Limits of a frame (docs/validation.md). Names: 64 characters (in the patterns above).
@@ -725,6 +726,54 @@ def name_list(value):
     return result
 
 
+def event_name(value):
+    try:
+        return _triggers.check_event_name(_scalar_text(value, 'an event name'))
+    except _triggers.TriggerError as exc:
+        raise ValueError(str(exc))
+
+
+def time_of_day(value):
+    """A time on the operation day: 'HH:MM' or 'HH:MM:SS', returned as 'HH:MM:SS'."""
+    if isinstance(value, datetime.time):
+        return value.strftime('%H:%M:%S')
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise TypeError('expected "HH:MM" or "HH:MM:SS", got the number %d (quote times in YAML)' % value)
+    if not isinstance(value, str):
+        raise TypeError('expected "HH:MM" or "HH:MM:SS", got %s' % _describe(value))
+    match = TIME_RE.fullmatch(value.strip())
+    if not match:
+        raise ValueError('%r is not a time of day "HH:MM" or "HH:MM:SS"' % value)
+    hour, minute, second = match.groups()
+    return '%02d:%02d:%02d' % (int(hour), int(minute), int(second or 0))
+
+
+def watched_path(value):
+    try:
+        return _triggers.check_path(_scalar_text(value, 'a path'))
+    except _triggers.TriggerError as exc:
+        raise ValueError(str(exc))
+
+
+def link_state(value):
+    value = _scalar_text(value, 'a frame state')
+    if value not in _triggers.FRAME_LINK_STATES:
+        raise ValueError('a frame-link waits for one of %s, not %r' % (', '.join(_triggers.FRAME_LINK_STATES), value))
+    return value
+
+
+def job_on_end(value):
+    """on_end of a job: {event: NAME} (the event set ON when the job ends normally)."""
+    if not isinstance(value, dict):
+        raise TypeError('expected a mapping such as {event: NAME}, got %s' % _describe(value))
+    unknown = sorted(str(k) for k in value if k != 'event')
+    if unknown:
+        raise ValueError('unknown key %s (known: event)' % ', '.join(repr(k) for k in unknown))
+    if value.get('event') is None:
+        raise ValueError('give the event to set ON when the job ends normally: {event: NAME}')
+    return {'event': event_name(value['event'])}
+
+
 def item_list(value):
     if not isinstance(value, (list, tuple)):
         raise TypeError('expected a list of mappings, got %s' % _describe(value))
@@ -775,8 +824,22 @@ FRAME_SPEC = {
     'description': {'type': text},
     'start_at': {'type': start_at},
     'options': {'type': mapping},
+    'triggers': {'type': item_list},
+    'wait_for': {'type': name_list},
     'jobs': {'type': item_list},
     'nets': {'type': item_list},
+}
+
+#: one trigger (docs/triggers.md): exactly one of the keys of _triggers.KINDS says its kind
+TRIGGER_SPEC = {
+    'name': {'type': item_name, 'required': True},
+    'description': {'type': text},
+    'event': {'type': event_name},
+    'file': {'type': watched_path},
+    'host': {'type': host_name},
+    'frame': {'type': frame_name},
+    'state': {'type': link_state},
+    'on_at': {'type': time_of_day},
 }
 
 OPTIONS_SPEC = {name: {'type': flag} for name in OPTION_NAMES}
@@ -785,6 +848,7 @@ NET_SPEC = {
     'name': {'type': item_name, 'required': True},
     'description': {'type': text},
     'after': {'type': name_list},
+    'wait_for': {'type': name_list},
     'skip': {'type': flag, 'default': False},
     'pause': {'type': flag, 'default': False},
     'jobs': {'type': item_list},
@@ -803,12 +867,14 @@ JOB_SPEC = {
     'timeout': {'type': positive_int},
     'resources': {'type': resource_needs},
     'priority': {'type': job_priority},
+    'on_end': {'type': job_on_end},
     'after': {'type': name_list},
+    'wait_for': {'type': name_list},
     'skip': {'type': flag, 'default': False},
     'pause': {'type': flag, 'default': False},
 }
 
-_SPECS = {'frame': FRAME_SPEC, 'options': OPTIONS_SPEC, 'net': NET_SPEC, 'job': JOB_SPEC}
+_SPECS = {'frame': FRAME_SPEC, 'options': OPTIONS_SPEC, 'net': NET_SPEC, 'job': JOB_SPEC, 'trigger': TRIGGER_SPEC}
 # the spec's items, its required keys and its defaults, computed once
 _PLANS = {kind: (tuple(spec.items()), tuple(sorted(k for k, v in spec.items() if v.get('required'))),
                  {k: v['default'] for k, v in spec.items() if v.get('default') is not None})
@@ -828,6 +894,7 @@ class _Collector:
         self.problems = []   # (line, item, message)
         self.count = 0       # jobs and nets seen
         self.too_many = False
+        self.triggers = set()   # the names of the frame's triggers (what wait_for may name)
 
     def add(self, message, item=None, mapping=None, key=None, line=None):
         if line is None and mapping is not None:
@@ -999,6 +1066,8 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
                 collector.add('unknown dependency %r (%s)' % (dep, hint), label, raw, 'after')
             else:
                 deps.append(dep)
+        if 'wait_for' not in bad:
+            _check_wait_for(collector, params.get('wait_for'), label, raw)
         if params.get('skip') and params.get('pause'):
             collector.add('skip and pause cannot both be true', label, raw, 'pause')
         if kind == 'job' and hosts is not None and 'host' not in bad and params.get('host') is not None \
@@ -1052,8 +1121,14 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
                 common['resources'] = dict(params['resources'])
             if params.get('priority'):
                 common['priority'] = params['priority']
+            if params.get('on_end'):
+                common['on_end'] = dict(params['on_end'])
+            if params.get('wait_for') and 'wait_for' not in bad:
+                common['wait_for'] = list(params['wait_for'])
             items_out.append(_ordered_job(common))
         else:
+            if params.get('wait_for') and 'wait_for' not in bad:
+                common['wait_for'] = list(params['wait_for'])
             net = dict(common, children=[])
             items_out.append(_ordered_net(net))
             net_item = items_out[-1]
@@ -1092,14 +1167,81 @@ _NET_KEYS = ('path', 'name', 'kind', 'parent', 'after', 'skip', 'pause', 'childr
 
 def _ordered_job(item):
     out = {key: item[key] for key in _JOB_KEYS}
-    for key in ('secret_env', 'resources', 'priority'):   # only when given: definitions without them read as before
-        if item.get(key):
+    for key in ('secret_env', 'resources', 'priority', 'on_end', 'wait_for'):
+        if item.get(key):   # only when given: definitions without them read as before
             out[key] = item[key]
     return out
 
 
 def _ordered_net(item):
-    return {key: item[key] for key in _NET_KEYS}
+    out = {key: item[key] for key in _NET_KEYS}
+    if item.get('wait_for'):
+        out['wait_for'] = item['wait_for']
+    return out
+
+
+def _check_wait_for(collector, names, label, raw):
+    """Each name of a ``wait_for`` must be a trigger of the frame."""
+    for name in names or []:
+        if name in collector.triggers:
+            continue
+        known = sorted(collector.triggers)
+        guess = _suggest(name, known)
+        hint = 'did you mean %r? ' % guess if guess else ''
+        collector.add('unknown trigger %r in wait_for (%striggers of the frame: %s)' % (name, hint, _few(known)),
+                      label, raw, 'wait_for')
+
+
+def _check_triggers(collector, listing, frame, hosts):
+    """Validate the frame's ``triggers``; returns their normalised definitions (and fills collector.triggers)."""
+    out = []
+    if not isinstance(listing, (list, tuple)):
+        return out
+    if len(listing) > _triggers.MAX_TRIGGERS:
+        collector.add('the frame has %d triggers; a frame may have at most %d' % (len(listing), _triggers.MAX_TRIGGERS))
+        return out
+    seen = {}
+    for index, raw in enumerate(listing):
+        position = 'triggers[%d]' % index
+        if not isinstance(raw, dict):
+            collector.add('each entry of "triggers" must be a mapping, got %s' % _describe(raw), position)
+            continue
+        name = raw.get('name')
+        label = 'trigger %s' % name if isinstance(name, str) and ITEM_NAME_RE.fullmatch(name) else position
+        params, bad = _check_mapping('trigger', raw, collector, label)
+        kinds = [key for key in _triggers.KINDS if params.get(key) is not None or key in bad]
+        if len(kinds) != 1:
+            collector.add('a trigger gives exactly one of %s (%s)' % (
+                ', '.join('"%s"' % k for k in _triggers.KINDS),
+                'got %s' % ', '.join(kinds) if kinds else 'none given'), label, raw)
+            continue
+        kind = kinds[0]
+        extra = sorted(key for key in params if params[key] is not None and key in TRIGGER_SPEC and key not in
+                       ('name', 'description', 'on_at', kind) + _triggers.KINDS[kind].extra)
+        for key in extra:
+            collector.add('%r does not apply to a %s trigger' % (key, kind), label, raw, key)
+        if bad or extra:
+            if 'name' not in bad and isinstance(params.get('name'), str):
+                collector.triggers.add(params['name'])   # named: do not report its waiters as well
+            continue
+        problems = _triggers.KINDS[kind].check(params, frame=frame, hosts=hosts)
+        for key, message in problems:
+            collector.add(message, label, raw, key)
+        name = params['name']
+        if name in seen:
+            collector.add('duplicate trigger name %r' % name, label, raw, 'name')
+            continue
+        seen[name] = raw
+        collector.triggers.add(name)
+        if problems:
+            continue
+        tdef = {'name': name, 'kind': kind}
+        tdef.update(_triggers.KINDS[kind].normalise(params))
+        tdef['on_at'] = params.get('on_at')
+        if params.get('description'):
+            tdef['description'] = params['description']
+        out.append(tdef)
+    return out
 
 
 def _cycles(graph, order):
@@ -1210,13 +1352,17 @@ def normalise(raw, *, hosts=None, source=None):
         option_params, option_bad = _check_mapping('options', raw_options, collector, None, prefix='options.')
         options = {key: option_params[key] for key in OPTION_NAMES
                    if key in raw_options and raw_options[key] is not None and key not in option_bad}
+    triggers = [] if 'triggers' in bad else _check_triggers(collector, params.get('triggers'),
+                                                              params.get('frame'), host_set)
+    if 'wait_for' not in bad:
+        _check_wait_for(collector, params.get('wait_for'), None, raw)
     items = []
     _check_level(collector, '', raw, items, host_set)
     if not _has_jobs(raw) and not ({'jobs', 'nets'} & bad):
         collector.add('the frame has no jobs: give at least one job under "jobs" or in a net', None, raw)
     if collector.problems:
         raise collector.error()
-    return {
+    out = {
         'frame': params['frame'],
         'start_at': params.get('start_at'),
         'options': options,
@@ -1224,6 +1370,12 @@ def normalise(raw, *, hosts=None, source=None):
         'items': items,
         'hosts': sorted({item['host'] for item in items if item['kind'] == 'job'}),
     }
+    if triggers:   # only when given: definitions without them read as before
+        out['triggers'] = triggers
+        out['hosts'] = sorted(set(out['hosts']) | set(_triggers.hosts_of(out)))
+    if params.get('wait_for'):
+        out['wait_for'] = list(params['wait_for'])
+    return out
 
 
 def read_frame(path, *, hosts=None):
@@ -1273,8 +1425,9 @@ def start_datetime(frame_def, operation_date, tz=None):
 
 
 def frame_hosts(frame_def):
-    """Sorted unique hosts of the frame's jobs."""
-    return sorted({item['host'] for item in frame_def['items'] if item['kind'] == 'job'})
+    """Sorted unique hosts of the frame's jobs and of its file triggers."""
+    return sorted({item['host'] for item in frame_def['items'] if item['kind'] == 'job'}
+                  | set(_triggers.hosts_of(frame_def)))
 
 
 def attempt_id(frame, operation_date, uid, path, attempt):

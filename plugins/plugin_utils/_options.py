@@ -77,6 +77,7 @@ BOUNDS = {
     'unreachable_retries': (0, True, 1000000),
     'unreachable_delay': (0, True, 24 * 3600),
     'progress_interval': (0, True, 24 * 3600),
+    'trigger_timeout': (0, True, 366 * 24 * 3600),
     'store_timeout': (0, False, 24 * 3600),
     'live_days': (1, True, 3660),
 }

@@ -18,6 +18,7 @@ import contextlib
 import functools
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Event, Instance, Item, Phase
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _triggers
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._resources import holds_a_slot
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
     HostState,
@@ -272,6 +273,86 @@ class Planner:
     def deps_ok(self, path):
         return all(_state(self.items[a]) in SUCCESS for a in self.defs[path].get('after', []))
 
+    # ------------------------------------------------------------------ triggers (see _triggers)
+    def wait_for(self, path):
+        """The triggers ``path`` waits for ('' the frame)."""
+        return (self.defn.get('wait_for') if path == '' else self.defs[path].get('wait_for')) or []
+
+    def triggers_ok(self, path):
+        names = self.wait_for(path)
+        if not names:
+            return True
+        records = self.instance.get('triggers') or {}
+        return all(_triggers.is_on(records, name) for name in names)
+
+    def take_triggers(self, view):
+        """The trigger records as their sources say now (``view``: see :func:`_triggers.evaluate`), kept in the
+        instance; returns the changes of state [(name, before, after)]."""
+        if not self.defn.get('triggers'):
+            return []
+        records, changes = _triggers.evaluate(self.instance, view, self.now)
+        if records != (self.instance.get('triggers') or {}):
+            self.instance['triggers'] = records
+            self.instance_changed = True
+        return changes
+
+    def set_trigger(self, name, state, by='operator'):
+        """An operator's ON / OFF (``auto``: back to its source) of one trigger of this instance."""
+        try:
+            self.instance['triggers'] = _triggers.set_manual(self.instance, name, state, self.now, by=by)
+        except _triggers.TriggerError as exc:
+            raise OperationError(str(exc))
+        self.instance['updated'] = isotime(self.now)
+        self.instance_changed = True
+
+    def trigger_waiters(self):
+        """{trigger name: [paths that wait for it and have not started]} ('' is the frame)."""
+        out = {}
+        if self.defn.get('wait_for') and not self.instance.get('opened') and _state(self.instance) in (
+                State.WAITING, State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT):
+            for name in self.defn['wait_for']:
+                out.setdefault(name, []).append('')
+        for path, d in self.defs.items():
+            if d.get('wait_for') and _state(self.items[path]) in WAITING_LIKE:
+                for name in d['wait_for']:
+                    out.setdefault(name, []).append(path)
+        return out
+
+    def _parent_open(self, path):
+        parent = self.defs[path].get('parent', '')
+        if not parent:
+            return self.frame_open()
+        item = self.items[parent]
+        return bool(item.get('opened')) and _state(item) not in (State.PAUSED, State.SKIP_END, State.NOT_SUBMITTED)
+
+    def waiting_on_triggers(self):
+        """(live, unknown): the frame ('') and items whose only missing start condition is a trigger that is not ON:
+        ``live`` those a trigger can still free (a driver keeps driving for them), ``unknown`` those held by a
+        trigger of unknown state (after a recovery skip: only the next recovery frees them)."""
+        records = self.instance.get('triggers') or {}
+        live, unknown = [], []
+
+        def sort(path, names):
+            states = [(records.get(n) or {}).get('state') for n in names if not _triggers.is_on(records, n)]
+            if not states:
+                return
+            (unknown if _triggers.UNKNOWN in states else live).append(path)
+
+        inst_state = _state(self.instance)
+        if self.frame_stopped() or inst_state in TERMINAL or inst_state == State.NOT_SUBMITTED:
+            return live, unknown
+        if not self.instance.get('opened'):
+            if inst_state == State.WAITING or (inst_state in (State.SKIP_WAIT, State.PAUSE_WAIT)
+                                               and self.start_time_reached()):
+                sort('', self.wait_for(''))
+            return live, unknown
+        for path, d in self.defs.items():
+            if not d.get('wait_for') or _state(self.items[path]) not in WAITING_LIKE:
+                continue
+            if self._parent_open(path) and self.deps_ok(path) and not self.under_stop(path):
+                sort(path, d['wait_for'])
+        return live, unknown
+
     @_runs(Op.STEP)
     def advance(self):
         """Apply every change the rules allow now, until nothing changes."""
@@ -280,6 +361,8 @@ class Planner:
             return
         if inst_state in (State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT):
             if not self.start_time_reached():
+                return
+            if inst_state in (State.SKIP_WAIT, State.PAUSE_WAIT) and not self.triggers_ok(''):
                 return
             if inst_state == State.SKIP_WAIT:
                 self._skip_frame('start conditions met: skipped', Op.CONDITIONS_MET)
@@ -290,7 +373,8 @@ class Planner:
             self.set_frame_state(State.WAITING, 'start time reached', op=Op.START_TIME)
         if inst_state == State.PAUSED and self.frame_held():
             return  # paused by an operator before it started: nothing inside starts until release
-        if not self.instance.get('opened') and _state(self.instance) == State.WAITING and not self.frame_stopped():
+        if not self.instance.get('opened') and _state(self.instance) == State.WAITING and not self.frame_stopped() \
+                and self.triggers_ok(''):
             self.instance['opened'] = True
             self.instance_changed = True
         for _round in range(len(self.defs) + 2):
@@ -322,7 +406,7 @@ class Planner:
         for path in self.children.get(parent, []):
             item = self.items[path]
             st = _state(item)
-            if st in WAITING_LIKE and self.deps_ok(path):
+            if st in WAITING_LIKE and self.deps_ok(path) and self.triggers_ok(path):
                 self._conditions_met(path)
                 st = _state(item)
             if (item['kind'] == NET and item.get('opened') and not item['flags'].get('stopped')
@@ -657,8 +741,12 @@ class Planner:
         st = _state(self.instance)
         if st in TERMINAL or st == State.NOT_SUBMITTED:
             return True
-        if st in (State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT):
+        if st in (State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT) and not self.start_time_reached():
             return False  # its start time comes: the driver waits for it
+        if self.waiting_on_triggers()[0]:
+            return False  # a trigger can still turn ON: the driver waits for it (docs/triggers.md)
+        if st in (State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT):
+            return False
         return not [p for p in self.active_jobs() if self.items[p]['host'] not in down_hosts and p not in ignore]
 
     # ------------------------------------------------------------------ operations

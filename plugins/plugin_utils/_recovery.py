@@ -147,6 +147,7 @@ class RecoveryOptions:
     adopt_manager_jobs: bool = False    # extension: adopt jobs on the manager node instead of ending them
     catch_up: bool = False              # extension: a standby frame whose start time passed starts (5.428 A-2)
     resource_reset: bool = False        # the original's notes 2 and 11: held resources and waiting order forgotten
+    file_wait_reset: bool = False       # the original's note 1: a manual ON / OFF of a file-wait trigger is dropped
 
     @classmethod
     def names(cls):

@@ -21,7 +21,7 @@ is the engine's and the tables'; this module only puts them in order.
 
 from __future__ import annotations
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _recovery, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _recovery, _store, _triggers
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import utcnow
 
@@ -101,7 +101,7 @@ class RecoveryRun:
                 self.say('jobnet: %d ended instance(s) of operation dates before %s are history and not recovered '
                          '(live_days; recover them with -e operation_date=DATE, remove them with '
                          'jobnet.scheduler.purge)' % (len(history), oldest))
-        leases, refused, polls, options, hosts = {}, [], {}, {}, set()
+        leases, refused, polls, options, hosts, files = {}, [], {}, {}, set(), {}
         for iid, probs in corrupt_by_instance(problems).items():
             corrupt = _store.CorruptRecord(getattr(self.store, 'url', ''), probs)
             refused.append('%s not recovered: %s' % (iid, corrupt))
@@ -119,6 +119,11 @@ class RecoveryRun:
                     asks = _recovery.attempts_to_poll(instance, items, manager_hosts=self.manager, options=opts)
                     for host, ids in asks.items():
                         polls.setdefault(host, []).extend(ids)
+                    defn = instance.get('definition') or {}
+                    for host in _triggers.hosts_of(defn):
+                        # note 1: a file-wait follows whether its file exists now, asked in the same call
+                        polls.setdefault(host, [])
+                        files.setdefault(host, set()).update(_triggers.files_on(defn, host))
                 hosts.update((instance.get('definition') or {}).get('hosts', []))
             except DAMAGE as exc:
                 refused.append('%s not recovered: %s' % (iid, damaged(iid, exc)))
@@ -137,18 +142,20 @@ class RecoveryRun:
             'options': options,
             'polls': polls,
             'poll_hosts': sorted(polls),
+            'files': {h: sorted(paths) for h, paths in files.items()},
             'hosts': sorted(hosts),
             'refused': refused,
         }
 
     # ------------------------------------------------------------------ apply
     def apply(self, plan, *, fetched, unreachable, lease_ttl, stop_on_manager, catch_up=False, days=True,
-              now=None, base=None, explicit=None):
+              now=None, base=None, explicit=None, files=None):
         """Apply the recovery tables to every planned instance with the hosts' answers (``fetched``: {attempt id:
         job_info view}; ``unreachable``: hosts that did not answer). ``stop_on_manager(host, ids)`` stops attempts
         on a manager node and returns the ``job`` module's result. ``days``: also create the day schedules whose
         base time passed during the failure; ``catch_up`` (a bool), or ``base`` and ``explicit`` recovery options
-        (each frame's own ``options.catch_up`` between them), decide table 5.428 B-1. Returns the result of the apply phase (instances and leases for the
+        (each frame's own ``options.catch_up`` between them), decide table 5.428 B-1. ``files``: {(host, path):
+        {'exists', 'mtime'}} of the file triggers the hosts were asked about (note 1). Returns the result of the apply phase (instances and leases for the
         automatic rerun, messages, the report list)."""
         iids = list(plan.get('instances') or [])
         leases = dict(plan.get('leases') or {})
@@ -161,7 +168,7 @@ class RecoveryRun:
             if self.check_mode:
                 try:
                     res = engine.recover(iid, None, fetched=fetched, unreachable=unreachable, options=opts, now=now,
-                                         manager_hosts=self.manager, preview=True)
+                                         manager_hosts=self.manager, preview=True, files=files)
                 except DAMAGE as exc:
                     failed.append('%s would not be recovered: %s' % (iid, damaged(iid, exc)))
                     self.say('jobnet: check mode: ' + failed[-1])
@@ -187,7 +194,7 @@ class RecoveryRun:
             self.say('jobnet: ' + _day.recovery_start_message(self.store, iid))
             try:
                 res = engine.recover(iid, lease, fetched=fetched, unreachable=unreachable, options=opts, now=now,
-                                     manager_hosts=self.manager)
+                                     manager_hosts=self.manager, files=files)
             except (_recovery.IncompleteRecord, _store.CorruptRecord, ValueError, KeyError, TypeError,
                     AttributeError) as exc:
                 failed.append('%s not recovered: %s' % (iid, damaged(iid, exc)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _store, _time
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _store, _time, _triggers
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 COLUMNS = ('frame', 'net', 'job', 'host', 'state', 'started', 'ended', 'rc', 'reason')
@@ -40,10 +40,38 @@ def status_document(store, iids):
                 rows[-1]['waiting_for'] = list(waiting['for'])   # resource names, and "slot" for the host's limit
             if item.get('needs') and _resources.entry_of(iid, item) is not None:
                 rows[-1]['resources'] = dict(item['needs'])   # what its attempt holds now
-        frames.append({'frame': instance['frame'], 'operation_date': instance['operation_date'], 'id': iid,
-                       'state': instance['state'], 'started': instance.get('started'),
-                       'ended': instance.get('ended'), 'items': rows})
+        frame = {'frame': instance['frame'], 'operation_date': instance['operation_date'], 'id': iid,
+                 'state': instance['state'], 'started': instance.get('started'),
+                 'ended': instance.get('ended'), 'items': rows}
+        if instance['definition'].get('triggers'):
+            frame['triggers'] = trigger_rows(instance, items, rows)
+        frames.append(frame)
     return {'frames': frames}
+
+
+_WAITING_STATES = frozenset(('waiting', 'skip_wait', 'pause_wait'))
+
+
+def trigger_rows(instance, items, rows):
+    """The triggers of an instance for the status (state, sender, last update, who waits for it); the item rows
+    that wait for a trigger that is not ON get ``waiting_for_triggers``."""
+    defn = instance['definition']
+    records = _triggers.records_of(instance)
+    waiting = {}
+    if defn.get('wait_for') and not instance.get('opened') and instance['state'] in _WAITING_STATES | {'standby'}:
+        for name in defn['wait_for']:
+            waiting.setdefault(name, []).append('(the frame)')
+    by_path = {r['path']: r for r in rows}
+    for d in defn.get('items') or []:
+        item = items.get(d['path']) or {}
+        if not d.get('wait_for') or item.get('state') not in _WAITING_STATES:
+            continue
+        for name in d['wait_for']:
+            waiting.setdefault(name, []).append(d['path'])
+        off = [n for n in d['wait_for'] if not _triggers.is_on(records, n)]
+        if off and d['path'] in by_path:
+            by_path[d['path']]['waiting_for_triggers'] = off
+    return _triggers.status(defn, records, waiting)
 
 
 def _cut(text):
@@ -70,8 +98,27 @@ def table(doc):
         lines.append('  '.join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip())
         for r in rows:
             lines.append('  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        lines.extend(trigger_table(fr.get('triggers')))
         lines.append('')
     return '\n'.join(lines)
+
+
+def trigger_table(triggers):
+    """One line per trigger: its state, what it waits for, who set it when, and who waits for it."""
+    lines = []
+    for t in triggers or []:
+        manual = ' (set by hand)' if t.get('manual') else ''
+        by = ' by %s' % t['sender'] if t.get('sender') else ''
+        at = ' at %s' % t['updated'] if t.get('updated') else ''
+        extra = ''
+        if t.get('mtime'):
+            extra = ' (file mtime %s)' % t['mtime']
+        if t.get('on_at'):
+            extra += ' (ON at %s)' % t['on_at']
+        waits = ', '.join(t['waiting']) if t.get('waiting') else 'nobody'
+        lines.append('trigger %s  %s%s  %s%s%s%s  waiting: %s' % (t['name'], t['state'].upper(), manual, t['what'],
+                                                                 by, at, extra, waits))
+    return lines
 
 
 def resource_document(store):

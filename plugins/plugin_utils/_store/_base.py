@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _triggers
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store import _checks
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common import (
     CorruptRecord,
@@ -406,6 +406,33 @@ class Store(abc.ABC):
     def delete_schedule_record(self, key: str) -> bool:
         """Remove one schedule record; ``True`` when it existed."""
         return bool(self._delete_schedule_raw(key))
+
+    # ==== the triggers' named events (shared by every frame and controller; kept among the schedule records)
+
+    #: the key prefix of an event record among the schedule records
+    EVENT_PREFIX = 'event/'
+
+    def get_trigger_events(self, problems: list | None = None) -> dict:
+        """``{name: record}`` of every named event (``state`` ``on`` / ``off``, ``sender``, ``updated``)."""
+        prefix = self.EVENT_PREFIX
+        return {key[len(prefix):]: rec for key, rec in self.list_schedule_records(prefix, problems).items()}
+
+    def get_trigger_event(self, name: str) -> dict | None:
+        return self.get_schedule_record(self.EVENT_PREFIX + _triggers.check_event_name(name))
+
+    def put_trigger_event(self, name: str, state: str, sender: str) -> dict:
+        """Set a named event ON or OFF in one transaction (``updated`` is stamped); returns the record written.
+        Setting it to the state it has keeps the record as it is (its last update and sender stay)."""
+        _triggers.check_event_name(name)
+        if state not in (_triggers.ON, _triggers.OFF):
+            raise InvalidRecord('an event is set on or off, not %r' % (state,))
+        current = self.get_trigger_event(name)
+        if current is not None and current.get('state') == state:
+            return current
+        record = {'name': name, 'state': state, 'sender': str(sender)[:500],
+                  'changes': int((current or {}).get('changes') or 0) + 1}
+        self.put_schedule_record(self.EVENT_PREFIX + name, record)
+        return self.get_trigger_event(name) or record
 
     # ==== resources and the index of holders and waiters (shared by every instance and controller)
 

@@ -97,7 +97,7 @@ def test_ansible_resolves_every_unset_setting_to_the_documented_default(tmp_path
 def test_the_engine_s_defaults_are_the_documented_ones():
     assert _engine.DEFAULTS == {name: _options.DEFAULTS[name] for name in _engine.DEFAULTS}
     assert set(_engine.DEFAULTS) == {'poll_interval', 'step_seconds', 'lease_ttl', 'unreachable_retries',
-                                     'unreachable_delay', 'progress_interval'}
+                                     'unreachable_delay', 'progress_interval', 'trigger_timeout'}
     for cls in (_engine.Engine, _engine.HostDriver):
         params = inspect.signature(cls).parameters
         used = [name for name in _engine.DEFAULTS if name in params]

@@ -162,7 +162,7 @@ ERRORS = [
         frame: f
         jobs: [{name: a, host: agent1, shell: "true", colour: red}]
      ''', 'a', 2, "unknown key 'colour' (known keys: after, chdir, command, description, env, host, name, "
-                  "pause, priority, resources, secret_env, shell, skip, timeout)"),
+                  "on_end, pause, priority, resources, secret_env, shell, skip, timeout, wait_for)"),
     ('wrong type: timeout', '''
         frame: f
         jobs:
