@@ -137,4 +137,15 @@ stopped_with_run:
   description: Whether this host's driver stopped only because the driver of another host of the run failed.
   returned: on error
   type: bool
+calls:
+  description:
+    - The modules this step ran on its host, by name, with how many times - one C(jobnet.scheduler.job_info) call a
+      round however many jobs run and file triggers wait there, one C(jobnet.scheduler.job) call a round that
+      launches.
+  returned: success
+  type: dict
+rounds:
+  description: How many rounds this step drove (each - the decisions, the launches, one look at the host).
+  returned: success
+  type: int
 """

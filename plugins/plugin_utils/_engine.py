@@ -441,8 +441,9 @@ class HostDriver:
         self.trigger_timeout = float(trigger_timeout or 0)
         self._trigger_only_since = {}
         self._unknown_shown = set()
-        #: module calls made, by module name (a test counts the round trips)
+        #: module calls made, by module name, and rounds driven (a round: plan, launch, one poll of the host)
         self.calls = {}
+        self.rounds = 0
 
     # ------------------------------------------------------------------ store helpers
     def _check_parent(self):
@@ -1036,6 +1037,7 @@ class HostDriver:
         while True:
             self._check_parent()
             self._renew()
+            self.rounds += 1
             if not self.down:
                 plans = self._plan()
                 if plans:
@@ -1061,6 +1063,7 @@ class HostDriver:
                     'events': self.events[-EVENTS_KEPT:],
                     'progress_printed': self.say is not None,
                     'calls': dict(self.calls),
+                    'rounds': self.rounds,
                 }
 
 
