@@ -872,6 +872,8 @@ class Planner:
         if not path:
             self.instance.update(Instance.cleared_run())
             self.instance.setdefault('flags', {}).update(stopped=False, skip=False, pause=False)
+            # its triggers start afresh: OFF, no operator's setting; each follows its source again when driven
+            self.instance.pop('triggers', None)
             self.set_frame_state(State.NOT_SUBMITTED, 'force init' if force else 'init', op=Op.INIT)
         else:
             # a net or job put back into a running frame waits for its conditions again
