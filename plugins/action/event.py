@@ -156,5 +156,5 @@ def _state_of(value):
 
 
 def _event_line(name, record):
-    return 'jobnet: event %s %s (since %s, by %s)' % (name, (record.get('state') or 'off').upper(),
-                                                     record.get('updated'), record.get('sender'))
+    return 'jobnet: event %s %s (since %s, by %s)' % (
+        name, (record.get('state') or 'off').upper(), record.get('updated'), record.get('sender'))

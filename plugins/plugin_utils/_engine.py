@@ -657,6 +657,9 @@ class HostDriver:
         outcome.update(unresolved)
         for iid, ss in plans:
             ids = {spec['id']: spec['name'] for spec in ss}
+            # a job that ended already in its launch call raises its on_end event before its end is recorded
+            self._raise_on_end(iid, [(ids[aid], value) for aid, (what, value) in outcome.items()
+                                     if aid in ids and what == 'job'])
             moves = self._update(iid, functools.partial(self._launched, ids=ids, outcome=outcome))
             self.launched += len(ids)
             self._tell(moves, {})

@@ -1219,7 +1219,8 @@ def _check_triggers(collector, listing, frame, hosts):
         extra = sorted(key for key in params if params[key] is not None and key in TRIGGER_SPEC and key not in
                        ('name', 'description', 'on_at', kind) + _triggers.KINDS[kind].extra)
         for key in extra:
-            collector.add('%r does not apply to a %s trigger' % (key, kind), label, raw, key)
+            collector.add('%r does not apply to %s %s trigger' % (key, 'an' if kind[0] in 'aeiou' else 'a', kind),
+                          label, raw, key)
         if bad or extra:
             if 'name' not in bad and isinstance(params.get('name'), str):
                 collector.triggers.add(params['name'])   # named: do not report its waiters as well
@@ -1352,8 +1353,8 @@ def normalise(raw, *, hosts=None, source=None):
         option_params, option_bad = _check_mapping('options', raw_options, collector, None, prefix='options.')
         options = {key: option_params[key] for key in OPTION_NAMES
                    if key in raw_options and raw_options[key] is not None and key not in option_bad}
-    triggers = [] if 'triggers' in bad else _check_triggers(collector, params.get('triggers'),
-                                                              params.get('frame'), host_set)
+    triggers = [] if 'triggers' in bad else _check_triggers(
+        collector, params.get('triggers'), params.get('frame'), host_set)
     if 'wait_for' not in bad:
         _check_wait_for(collector, params.get('wait_for'), None, raw)
     items = []

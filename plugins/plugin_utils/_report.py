@@ -116,8 +116,8 @@ def trigger_table(triggers):
         if t.get('on_at'):
             extra += ' (ON at %s)' % t['on_at']
         waits = ', '.join(t['waiting']) if t.get('waiting') else 'nobody'
-        lines.append('trigger %s  %s%s  %s%s%s%s  waiting: %s' % (t['name'], t['state'].upper(), manual, t['what'],
-                                                                 by, at, extra, waits))
+        lines.append('trigger %s  %s%s  %s%s%s%s  waiting: %s' % (
+            t['name'], t['state'].upper(), manual, t['what'], by, at, extra, waits))
     return lines
 
 

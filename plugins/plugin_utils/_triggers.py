@@ -71,7 +71,7 @@ def check_path(value):
                            % value)
     if len(value.encode('utf-8', 'surrogatepass')) > PATH_MAX:
         raise TriggerError('the path is longer than %d bytes' % PATH_MAX)
-    if os.path.normpath(value) != value and os.path.normpath(value) != value.rstrip('/'):
+    if '//' in value or (os.path.normpath(value) != value and os.path.normpath(value) != value.rstrip('/')):
         raise TriggerError('the path %r is not in its plain form (%r): no "." or ".." parts, no double "/"'
                            % (value, os.path.normpath(value)))
     if value != '/' and value.endswith('/'):
@@ -190,7 +190,7 @@ class FileKind(TriggerKind):
             return dict(rec, state=UNKNOWN, sender='recovery (%s not reached)' % tdef['host'],
                         updated=_now_text(now))
         # note 1: the state is the file's now, and its last update the detection time
-        return file_record(dict(rec, state=OFF), seen, now)
+        return file_record(dict(rec, state=UNKNOWN), seen, now)
 
 
 def file_record(rec, seen, now):
@@ -346,7 +346,8 @@ def _evaluate_one(tdef, rec, view, now, operation_date):
     new = kind_of(tdef).observe(tdef, rec, view, now)
     if new is None:
         return rec
-    merged = dict(rec)
+    # what the source says replaces what it said before (a file that went away has no detection time any more)
+    merged = {k: v for k, v in rec.items() if k not in ('detected', 'mtime')}
     merged.update(new)
     return merged
 

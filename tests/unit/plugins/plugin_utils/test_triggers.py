@@ -169,8 +169,6 @@ def test_a_watched_path_not_in_its_plain_absolute_form_is_refused(path):
         T.check_path(path)
 
 
-@pytest.mark.xfail(strict=True, reason='check_path accepts a path with two leading slashes: os.path.normpath keeps '
-                                       'them (POSIX), so "//data/x" passes as plain although "no double /" is said')
 def test_a_watched_path_with_two_leading_slashes_is_refused():
     with pytest.raises(T.TriggerError):
         T.check_path('//data/x')
@@ -222,9 +220,6 @@ def test_a_file_that_goes_turns_its_trigger_off():
     assert [c[0] for c in changes] == ['flag']
 
 
-@pytest.mark.xfail(strict=True, reason='_evaluate_one merges the OFF record of file_record over the old one: '
-                                       '"detected" and "mtime" stay, and each later look at the absent file '
-                                       'writes the record again with a new "updated"')
 def test_the_detection_time_is_cleared_when_the_file_goes_and_nothing_changes_while_it_stays_away():
     records, _changes = T.evaluate(instance(), files(True), NOW)
     gone, _changes = T.evaluate(instance(records), files(False), LATER)
@@ -349,9 +344,6 @@ def test_recovery_takes_a_file_triggers_state_from_its_file_now():
     assert off == {'state': 'off', 'updated': LATER_STAMP, 'sender': 'file'}
 
 
-@pytest.mark.xfail(strict=True, reason='FileKind.recover: a file still absent keeps the last update and sender of '
-                                       'before the failure (file_record returns an OFF record without detection '
-                                       'unchanged): "recovery skip" or the operator stays its sender')
 @pytest.mark.parametrize('before,options', [
     (OFF, {}),
     ({'state': 'unknown', 'updated': STAMP, 'sender': 'recovery skip'}, {}),
