@@ -8,7 +8,7 @@ import socket
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _store, _triggers
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _recovery, _store, _triggers
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import (
     EVENTS_RETURNED,
     JobnetAction,
@@ -110,6 +110,11 @@ class ActionModule(JobnetAction):
         try:
             if store.get_instance(iid) is None:
                 raise AnsibleActionFail('no frame instance %s in the store' % iid)
+            lease = store.get_lease(iid)
+            if lease is not None and lease.token and not lease.expired and \
+                    (lease.owner or {}).get('what') == 'recover' and not _store.owner_is_dead(lease.owner):
+                # like the other operations: nothing of an instance changes while a recovery decides it
+                raise AnsibleActionFail(_recovery.refusal_message('event', iid))
             if self._task.check_mode:
                 inst, items = store.load(iid)
                 decide(inst, items)

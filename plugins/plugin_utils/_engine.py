@@ -45,6 +45,9 @@ DEFAULTS = _options.defaults('poll_interval', 'step_seconds', 'lease_ttl', 'unre
 #: least seconds between two rewrites of a running instance's chart
 CHART_INTERVAL = 15.0
 
+#: least seconds between two reads of the named events by a driver that waits for an event-wait trigger
+EVENTS_LOOK = 0.5
+
 #: at most this many state changes are kept for a driver's result (the store's event log keeps them all)
 EVENTS_KEPT = 10000
 
@@ -822,18 +825,23 @@ class HostDriver:
 
         def versions():
             # its own instances, and what is held (a unit freed by another instance or controller wakes it); the
-            # named events and the linked frames its triggers wait for
+            # linked frames its triggers wait for
             out = [self.store.get_version(iid) for iid in self.leases] + [self._index_version()]
             out.extend(self.store.get_version(iid) for iid in sorted(linked))
-            if events:
-                out.append(self._events())
             return out
         before = versions()
+        seen_events = self._events() if events else None
         deadline = self.clock() + wait
+        looked = self.clock()
         while self.clock() < deadline:
             self.sleep(min(0.1, max(0.0, deadline - self.clock())))
             if versions() != before:
                 return
+            if events and self.clock() - looked >= EVENTS_LOOK:
+                # the named events are read less often (on Redis they share one hash with the day schedules)
+                looked = self.clock()
+                if self._events() != seen_events:
+                    return
 
     # ------------------------------------------------------------------ what the operator sees
     def _print(self, line):

@@ -773,7 +773,8 @@ class Planner:
         if self.instance.get('flags', {}).get('stopped'):
             self.instance['flags']['stopped'] = False
             self.instance_changed = True
-        self.instance['opened'] = True
+        if self.instance.get('opened') or self.triggers_ok(''):
+            self.instance['opened'] = True   # a frame that waits for its triggers opens when they are ON
         for path in self.defs:
             item = self.items[path]
             if item['flags'].get('stopped'):
@@ -808,7 +809,8 @@ class Planner:
         if self.instance.get('flags', {}).get('stopped'):
             self.instance['flags']['stopped'] = False
             self.instance_changed = True
-            self.instance['opened'] = True
+            if self.instance.get('opened') or self.triggers_ok(''):
+                self.instance['opened'] = True
             self.set_frame_state(State.RUNNING, 'automatic rerun after recovery', op=Op.AUTO_RERUN)
         for path in self.defs:
             item = self.items[path]

@@ -421,8 +421,10 @@ class Store(abc.ABC):
         return self.get_schedule_record(self.EVENT_PREFIX + _triggers.check_event_name(name))
 
     def put_trigger_event(self, name: str, state: str, sender: str) -> dict:
-        """Set a named event ON or OFF in one transaction (``updated`` is stamped); returns the record written.
-        Setting it to the state it has keeps the record as it is (its last update and sender stay)."""
+        """Set a named event ON or OFF (``updated`` is stamped); returns the record written. Setting it to the state
+        it has keeps the record as it is (its last update and sender stay). The record is read, then written: of two
+        controllers that set one event at the same instant the last write stays (an ON / OFF state, so nothing a
+        waiter depends on is lost), and ``changes`` may count one less."""
         _triggers.check_event_name(name)
         if state not in (_triggers.ON, _triggers.OFF):
             raise InvalidRecord('an event is set on or off, not %r' % (state,))

@@ -453,6 +453,17 @@ def test_a_frame_with_wait_for_stays_waiting_and_not_opened_until_its_trigger_is
     assert pl.instance['opened'] and states(pl) == {'': 'running', 'a': 'queuing'} and pl.trigger_waiters() == {}
 
 
+def test_a_rerun_or_an_init_of_a_frame_waiting_for_its_trigger_leaves_it_waiting():
+    pl = planner(frame(TRIGGERS, wait_for='up', jobs=[job('a')]))
+    pl.rerun()
+    assert not pl.instance['opened'] and states(pl) == {'': 'waiting', 'a': 'waiting'}
+    take(pl, other('normal_end'))
+    assert pl.instance['opened'] and states(pl)['a'] == 'queuing'
+    pl.instance['triggers'] = T.set_manual(pl.instance, 'up', 'on', NOW)
+    pl.init(force=True)
+    assert 'triggers' not in pl.instance   # an init starts its triggers afresh
+
+
 def test_a_net_with_wait_for_opens_when_its_trigger_is_on():
     pl = planner(frame(TRIGGERS, jobs=[job('a')], nets=[{'name': 'n', 'wait_for': 'go', 'jobs': [job('b')]}]))
     assert states(pl)['n'] == 'waiting' and states(pl)['n/b'] == 'waiting'
