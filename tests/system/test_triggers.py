@@ -292,3 +292,43 @@ def test_a_thousand_file_triggers_on_one_host_cost_one_job_info_call_per_round(t
     # one job_info call a round for its job and its 1,000 files (and one job call for each launch)
     assert step['rounds'] >= 2 and step['calls']['jobnet.scheduler.job_info'] <= step['rounds'], step['calls']
     assert len(starts(ledger, 'all_files')) == 1 and len(starts(ledger, 'half')) == 1
+
+
+def test_an_event_is_raised_ad_hoc_from_any_host_and_bad_input_is_refused_with_nothing_recorded(
+        testenv, tmp_path, ansible_adhoc):
+    url = 'sqlite:///%s' % (tmp_path / 'state.db')
+    env = {'JOBNET_STORE': url}
+    out = ansible_adhoc('agent1', 'jobnet.scheduler.event', 'name=adhoc_ready state=on', env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    store = open_test_store(url)
+    try:
+        ev = store.get_trigger_event('adhoc_ready')
+    finally:
+        store.close()
+    assert ev['state'] == 'on' and ev['sender'].startswith('operator ') and '(for agent1)' in ev['sender'], ev
+    again = ansible_adhoc('localhost', 'jobnet.scheduler.event', 'name=adhoc_ready state=on', env=env)
+    assert again.returncode == 0 and '"changed": false' in again.stdout, again.stdout
+    bad = ansible_adhoc('localhost', 'jobnet.scheduler.event', 'name="bad name" state=on', env=env)
+    assert bad.returncode != 0 and 'not a valid event name' in bad.stdout, bad.stdout
+    nothing = ansible_adhoc('localhost', 'jobnet.scheduler.event', 'instance=none@2026-12-02 trigger=x state=on',
+                            env=env)
+    assert nothing.returncode != 0 and 'no frame instance none@2026-12-02' in nothing.stdout, nothing.stdout
+    frame = {'frame': 'badtrig', 'triggers': [
+        {'name': 'rel', 'file': 'in/ready.flag', 'host': 'agent1'},
+        {'name': 'nohost', 'file': '/data/x', 'host': 'agent9'},
+        {'name': 'self', 'frame': 'badtrig'},
+    ], 'wait_for': ['rel'], 'jobs': [job('a', 'agent1', '/dev/null', wait_for=['redy'])]}
+    path = write_frame(tmp_path, frame)
+    out = run(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
+                        '-e', 'operation_date=%s' % DATE], env)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    for problem in ("is not absolute", "unknown host 'agent9'", 'a frame-link to the frame itself',
+                    "unknown trigger 'redy' in wait_for"):
+        assert problem in text, (problem, text)
+    store = open_test_store(url)
+    try:
+        assert store.get_instance('badtrig@%s' % DATE) is None
+        assert store.get_trigger_event('adhoc_ready')['updated'] == ev['updated']   # nothing recorded changed
+    finally:
+        store.close()
