@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _store
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _monitor, _store
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._action import JobnetAction, documented_spec, say
 
 STREAMS = ('stdout', 'stderr')
@@ -26,8 +26,8 @@ class ActionModule(JobnetAction):
     _requires_connection = True   # phase read runs on the job's host
     _supports_check_mode = True   # it only reads
 
-    _VALID_ARGS = frozenset(('phase', 'frame', 'path', 'operation_date', 'attempt', 'stream', 'tail', 'found',
-                             'root', 'store', 'quiet'))
+    _VALID_ARGS = frozenset(('phase', 'frame', 'path', 'action', 'operation_date', 'attempt', 'stream', 'tail',
+                             'found', 'root', 'store', 'quiet'))
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -36,6 +36,7 @@ class ActionModule(JobnetAction):
             'phase': {'type': 'str', 'choices': ['find', 'read']},
             'frame': {'type': 'str'},
             'path': {'type': 'str'},
+            'action': {'type': 'str'},
             'operation_date': {'type': 'str'},
             'attempt': {'type': 'int'},
             'stream': {'type': 'str', 'choices': ['stdout', 'stderr', 'both']},
@@ -57,9 +58,26 @@ class ActionModule(JobnetAction):
         return result
 
     # ------------------------------------------------------------------ find (controller)
+    @staticmethod
+    def _find_action(instance, path, name):
+        """A delay action or an end command (``-e action=delay:duration``, ``end:normal_end``): an attempt like a
+        job's, on its own host."""
+        actions = instance.get('actions') or {}
+        try:
+            key = _monitor.find_action(actions, path, name)
+        except _monitor.MonitorError as exc:
+            raise AnsibleActionFail('frame instance %s: %s' % (instance['id'], exc))
+        act = actions[key]
+        if not act.get('attempt_id') or act.get('state') in ('not_executed', 'launching'):
+            raise AnsibleActionFail('the %s of frame instance %s has no output (%s%s)' % (
+                _monitor.describe(key), instance['id'], act.get('state'),
+                ': ' + act['message'] if act.get('message') else ''))
+        return {'instance': instance['id'], 'path': _monitor.describe(key), 'host': act['host'], 'attempt': 1,
+                'attempt_id': act['attempt_id'], 'state': act.get('state')}
+
     def find(self, args, task_vars):
         for name in ('frame', 'path'):
-            if not args.get(name):
+            if not args.get(name) and not (name == 'path' and args.get('action')):
                 raise AnsibleActionFail('%s is required: -e frame=NAME -e path=NET/JOB' % name)
         store = self.open_store(task_vars)
         try:
@@ -81,7 +99,9 @@ class ActionModule(JobnetAction):
             raise AnsibleActionFail('cannot read the state store: %s' % exc)
         finally:
             store.close()
-        path = args['path'].strip('/')
+        path = (args.get('path') or '').strip('/')
+        if args.get('action'):
+            return self._find_action(instance, path, args['action'])
         item = items.get(path)
         if item is None:
             jobs = sorted(p for p, it in items.items() if it.get('kind') == 'job')

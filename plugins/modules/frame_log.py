@@ -30,7 +30,14 @@ options:
     description: The frame's name (phase C(find)).
     type: str
   path:
-    description: The job's path in the frame, C(net/job) (phase C(find)).
+    description: The job's path in the frame, C(net/job) (phase C(find)); with O(action), the frame, net or job whose
+      action it is (omitted - the frame).
+    type: str
+  action:
+    description:
+      - Read a delay action or an end command instead of a job (phase C(find)) - V(delay:start), V(delay:end),
+        V(delay:duration), V(end:normal_end) or V(end:abnormal_end) of O(path), with V(:N) for its Nth run (the last
+        one without). Its output stays on its host like a job's.
     type: str
   operation_date:
     description: The instance's operation date (C(YYYY-MM-DD)); the newest instance of the frame when omitted.

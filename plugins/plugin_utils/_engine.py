@@ -17,7 +17,7 @@ import os
 import time
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils import (
-    _model, _options, _report, _resources, _secrets, _store, _triggers,
+    _model, _monitor, _options, _report, _resources, _secrets, _store, _triggers,
 )
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._planner import (
     LAUNCHED,
@@ -138,7 +138,9 @@ def start_at_of(instance):
 
 
 def planner_for(instance, items, now=None):
-    return Planner(instance['definition'], instance, items, now=now or utcnow(), start_at=start_at_of(instance))
+    pl = Planner(instance['definition'], instance, items, now=now or utcnow(), start_at=start_at_of(instance))
+    pl.attempt_id_for = attempt_id_factory(instance)
+    return pl
 
 
 def attempt_id_factory(instance):
@@ -342,6 +344,10 @@ class Engine:
                 options=options, now=now, start_at=start_at_of(inst), manager_hosts=manager_hosts)
             pl = planner_for(inst, items, now=now)
             pl.take_recovered(res.instance, res.items)
+            if options.recovery:
+                # actions adopted from their hosts; deadlines passed during the failure reported, not acted on
+                pl.recover_actions(None if options.recovery_skip else fetched, unreachable)
+                pl.check_deadlines(run_actions=False, messages=res.messages)
             if options.recovery and (inst.get('definition') or {}).get('triggers'):
                 pl.instance['triggers'] = _triggers.recover(pl.instance, {'files': files or {}}, now,
                                                             options.as_dict())
@@ -444,6 +450,9 @@ class HostDriver:
         self.trigger_timeout = float(trigger_timeout or 0)
         self._trigger_only_since = {}
         self._unknown_shown = set()
+        #: delays this driver recorded (for its lines), the earliest deadline of its instances (its timer)
+        self._seen_delays = []
+        self._next_deadline = None
         #: module calls made, by module name, and rounds driven (a round: plan, launch, one poll of the host)
         self.calls = {}
         self.rounds = 0
@@ -513,6 +522,7 @@ class HostDriver:
         for iid in self.leases:
             specs, changes = self._update(iid, functools.partial(self._pick, triggers=views.get(iid)), index=True)
             self._tell_triggers(iid, changes)
+            self._tell_delays()
             if specs:
                 plans.append((iid, specs))
         return plans
@@ -567,6 +577,12 @@ class HostDriver:
             return {}
         return {k: inst.get(k) for k in ('id', 'state', 'ended', 'updated')}
 
+    def _tell_delays(self):
+        for iid, path, kind, setting, deadline in self._seen_delays:
+            self._print('jobnet: LATE %s %s: %s passed (late %s, deadline %s)'
+                        % (iid, path or '(the frame)', setting, kind, deadline))
+        self._seen_delays = []
+
     def _tell_triggers(self, iid, changes):
         if not changes:
             return
@@ -595,6 +611,12 @@ class HostDriver:
         occupancy = _resources.Occupancy(entries, capacities, inst['id'], pl.items)
         picked = pl.pick_launches(self.host, None, attempt_id_factory(inst), occupancy=occupancy, limit=self.limit)
         specs = [job_spec(inst, pl.defs[p], pl.items[p], self.root) for p in picked]
+        # delay monitoring: every deadline passed now is recorded (once) and its action decided, write-ahead; the
+        # actions of this host still to launch go with this round's launches
+        pl.check_deadlines()
+        for key, act, spec in pl.action_launches(self.host):
+            specs.append(dict(_monitor.action_spec(inst, key, act, spec), action=key))
+        self._seen_delays.extend((inst['id'],) + d for d in pl.delays)
         return (pl.instance if pl.instance_changed else None), pl.changed(), ((specs, changes), pl.events)
 
     def _call(self, name, args):
@@ -643,6 +665,7 @@ class HostDriver:
             for spec in ss:
                 # a copy with the secrets' values, for this call only: the plans keep the names
                 call_spec = dict(spec)
+                call_spec.pop('action', None)
                 try:
                     _secrets.resolve(call_spec, self.secrets)
                 except _secrets.SecretError as exc:
@@ -659,13 +682,15 @@ class HostDriver:
             del args, specs   # the secrets' values are not kept
         outcome.update(unresolved)
         for iid, ss in plans:
-            ids = {spec['id']: spec['name'] for spec in ss}
+            acts = {spec['id']: spec['action'] for spec in ss if spec.get('action')}
+            ids = {spec['id']: spec['name'] for spec in ss if not spec.get('action')}
             # a job that ended already in its launch call raises its on_end event before its end is recorded
             self._raise_on_end(iid, [(ids[aid], value) for aid, (what, value) in outcome.items()
                                      if aid in ids and what == 'job'])
-            moves = self._update(iid, functools.partial(self._launched, ids=ids, outcome=outcome))
+            moves = self._update(iid, functools.partial(self._launched, ids=ids, outcome=outcome, acts=acts))
             self.launched += len(ids)
             self._tell(moves, {})
+            self._tell_actions(iid, acts, outcome)
 
     def _launch_outcome(self, result, ids):
         """What the host says of each attempt of a launch call: {attempt id: ('job', view) | ('refused', why)}.
@@ -710,9 +735,26 @@ class HostDriver:
             outcome[aid] = ('job', seen[aid]) if aid in seen else ('refused', message)
         return outcome
 
-    def _launched(self, inst, items, ids, outcome):
+    def _tell_actions(self, iid, acts, outcome):
+        for aid, key in sorted(acts.items()):
+            what, value = outcome.get(aid, (None, None))
+            if what == 'job':
+                state = value.get('state')
+                self._print('jobnet: ACTION %s %s on %s: %s (attempt %s)'
+                            % (iid, _monitor.describe(key), self.host, state, aid))
+            elif what == 'refused':
+                self._print('jobnet: ACTION %s %s on %s refused: %s' % (iid, _monitor.describe(key), self.host, value))
+
+    def _launched(self, inst, items, ids, outcome, acts=None):
         """In one transaction: record what the host said of the attempts just launched."""
         pl = planner_for(inst, items)
+        for aid, key in (acts or {}).items():
+            what, value = outcome.get(aid, (None, None))
+            if what == 'job':
+                pl.apply_action(key, value)
+            elif what == 'refused':
+                pl.action_refused(key, value)
+            # else: no answer yet; it stays launching and is launched again with the same id
         before = {path: items[path]['state'] for path in ids.values() if path in items}
         for aid, path in ids.items():
             what, value = outcome.get(aid, (None, None))
@@ -735,6 +777,9 @@ class HostDriver:
             inst, items = self.store.load(iid)
             self._defs[iid] = inst.get('definition') or {}
             files.update(self._watched_files(iid, inst))
+            for key, act in (inst.get('actions') or {}).items():
+                if act.get('host') == self.host and act.get('state') == 'running' and act.get('phase') == LAUNCHED:
+                    watch[act['attempt_id']] = (iid, ('action', key))
             for path, it in items.items():
                 if it['kind'] != 'job' or it['host'] != self.host or not it.get('attempt_id'):
                     continue
@@ -778,9 +823,16 @@ class HostDriver:
                     changes.append((path, None))
             if not changes:
                 continue
+            acts = [(path[1], job) for path, job in changes if isinstance(path, tuple)]
+            changes = [(path, job) for path, job in changes if not isinstance(path, tuple)]
             self._raise_on_end(iid, changes)
-            moves = self._update(iid, functools.partial(self._polled, changes=changes))
+            moves = self._update(iid, functools.partial(self._polled, changes=changes, acts=acts))
             self._tell(moves, seen)
+            for key, job in acts:
+                if job is None or job.get('state') != 'running':
+                    self._print('jobnet: ACTION %s %s on %s: %s%s' % (
+                        iid, _monitor.describe(key), self.host, (job or {}).get('state', 'lost'),
+                        '' if not job or job.get('rc') is None else ' rc %s' % job['rc']))
 
     def _raise_on_end(self, iid, changes):
         """The events of the jobs that ended normally with ``on_end: {event:}``, set ON before their end is
@@ -797,9 +849,11 @@ class HostDriver:
                     raise EngineError('the event %s of %s %s could not be set: %s' % (event, iid, path, exc))
                 self._print('jobnet: event %s ON by %s' % (event, sender))
 
-    def _polled(self, inst, items, changes):
+    def _polled(self, inst, items, changes, acts=()):
         """In one transaction: record the states the host reported (None: the host does not have it)."""
         pl = planner_for(inst, items)
+        for key, job in acts:
+            pl.apply_action(key, job)
         before = {path: items[path]['state'] for path, _job in changes if path in items}
         for path, job in changes:
             item = pl.items[path]
@@ -938,6 +992,7 @@ class HostDriver:
         done = True
         self._progress_for = set()
         entries = None
+        next_deadline = None
         for iid in self.leases:
             inst, items = self.store.load(iid)
             pl = planner_for(inst, items)
@@ -951,6 +1006,9 @@ class HostDriver:
                 self._say_unknown(iid, pl, unknown)
             if live and self._trigger_timed_out(iid, pl, live):
                 continue
+            at = pl.next_deadline()
+            if at is not None and (next_deadline is None or at < next_deadline):
+                next_deadline = at
             if pl.quiescent(down):
                 continue
             if any(it.get('waiting') for it in items.values() if it['kind'] == 'job'):
@@ -962,7 +1020,63 @@ class HostDriver:
                 if pl.quiescent(down, ignore=stuck):
                     continue
             done = False
+        self._next_deadline = next_deadline
         return done
+
+    def _wait_bound(self, wait):
+        """A wait of this driver ends at the next deadline of its instances (the timer of delay monitoring)."""
+        if self._next_deadline is None:
+            return wait
+        left = (self._next_deadline - utcnow()).total_seconds()
+        return max(0.0, min(wait, left + 0.05))
+
+    #: sends one notice (url, document) -> (ok, error text); replaced in tests of the pure logic
+    @staticmethod
+    def _post(url, document):
+        import json
+        import urllib.error
+        import urllib.request
+        data = json.dumps(document, sort_keys=True).encode('utf-8')
+        request = urllib.request.Request(url, data=data, method='POST',
+                                         headers={'Content-Type': 'application/json', 'User-Agent': 'jobnet'})
+        try:
+            with urllib.request.urlopen(request, timeout=_monitor.NOTICE_TIMEOUT) as answer:   # nosec: the user's URL
+                code = answer.status
+        except urllib.error.HTTPError as exc:
+            return False, 'HTTP %d' % exc.code
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return False, type(exc).__name__ + ': ' + str(getattr(exc, 'reason', exc))[:100]
+        return 200 <= code < 300, 'HTTP %d' % code
+
+    def _send_notices(self):
+        """The driver that shows an instance's progress sends its due notices, one try each round, and records
+        the outcome (the document, never the URL, is what a line shows of it)."""
+        for iid in sorted(self._progress_for):
+            inst = self.store.get_instance(iid) or {}
+            now = utcnow()
+            for notice in list(inst.get('notices') or []):
+                if not _monitor.due(notice, now):
+                    continue
+                ok, error = self._post(notice['url'], notice['document'])
+                self._update(iid, functools.partial(self._noticed, nid=notice['id'], ok=ok, error=error))
+                where = _monitor.target(notice['url'])
+                doc = notice['document']
+                if ok:
+                    self._print('jobnet: NOTIFY %s %s %s %s sent to %s (%s)' % (
+                        iid, doc.get('path') or '(the frame)', doc.get('event'), doc.get('what'), where, error))
+                else:
+                    self._print('jobnet: NOTIFY %s %s %s %s to %s failed (try %d of %d): %s' % (
+                        iid, doc.get('path') or '(the frame)', doc.get('event'), doc.get('what'), where,
+                        int(notice.get('tries') or 0) + 1, _monitor.NOTICE_TRIES, error))
+
+    @staticmethod
+    def _noticed(inst, items, nid, ok, error):
+        notices = []
+        for notice in inst.get('notices') or []:
+            if notice.get('id') == nid and notice.get('state') == 'pending':
+                notice = _monitor.after_try(notice, ok, error, utcnow())
+            notices.append(notice)
+        return dict(inst, notices=notices), {}, (None, [])
 
     def _trigger_timed_out(self, iid, pl, live):
         """Whether this driver stops driving an instance whose only live things wait for triggers, because they have
@@ -1057,7 +1171,8 @@ class HostDriver:
             if self.down:
                 done = True
             else:
-                self._poll(max(0.0, min(self.poll, left)))
+                self._poll(self._wait_bound(max(0.0, min(self.poll, left))))
+                self._send_notices()
                 done = self.finished()
                 self._progress(force=done)
             # a step does not end in the middle of a host's retries: the count of failed calls lives in this driver

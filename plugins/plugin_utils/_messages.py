@@ -22,6 +22,9 @@ MESSAGES = {
     # every frame instance of this recovery is recovered (printed by the engine at the end)
     'PEX060': 'PEX060 all frames recovered: {n} frames',
     # recovery runs with recovery_skip on: no agent is asked (table 5.432)
+    # a deadline (start_by, end_by, max_duration) that passed before recovery completed: reported, its action not run
+    'PEX174': 'PEX174 delay action not executed: {iid} {what} was late ({late}: {setting}, {deadline}) during the '
+              'failure',
     'PEX170': 'PEX170 recovery skip: agents are not contacted; their running and abnormal_end jobs are '
               'queuing_env_down until a recovery with recovery_skip off',
     # the state store cannot be written: the message of every failed store write (StoreWriteError); ``detail``

@@ -27,7 +27,7 @@ import re
 
 import yaml
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _time, _triggers
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _monitor, _resources, _time, _triggers
 
 # Every pattern is matched with fullmatch() (or ends in \Z): "$" would let a final line break through.
 FRAME_NAME_RE = re.compile(r'[a-z0-9][a-z0-9_-]{0,63}\Z')
@@ -763,15 +763,62 @@ def link_state(value):
 
 
 def job_on_end(value):
-    """on_end of a job: {event: NAME} (the event set ON when the job ends normally)."""
+    """on_end of a job: {event: NAME} (the event set ON when the job ends normally) and / or end commands
+    {normal_end: ACTION, abnormal_end: ACTION}; checked in full by _check_monitoring."""
     if not isinstance(value, dict):
-        raise TypeError('expected a mapping such as {event: NAME}, got %s' % _describe(value))
-    unknown = sorted(str(k) for k in value if k != 'event')
+        raise TypeError('expected a mapping such as {event: NAME} or {normal_end: ACTION}, got %s' % _describe(value))
+    unknown = sorted(str(k) for k in value if k not in ('event',) + _monitor.END_STATES)
     if unknown:
-        raise ValueError('unknown key %s (known: event)' % ', '.join(repr(k) for k in unknown))
-    if value.get('event') is None:
-        raise ValueError('give the event to set ON when the job ends normally: {event: NAME}')
-    return {'event': event_name(value['event'])}
+        raise ValueError('unknown key %s (known: event, normal_end, abnormal_end)'
+                         % ', '.join(repr(k) for k in unknown))
+    if all(value.get(k) is None for k in ('event',) + _monitor.END_STATES):
+        raise ValueError('give the event to set ON when the job ends normally ({event: NAME}) or an end command '
+                         '({normal_end: ACTION} / {abnormal_end: ACTION})')
+    out = {}
+    if value.get('event') is not None:
+        out['event'] = event_name(value['event'])
+    for k in _monitor.END_STATES:
+        if value.get(k) is not None:
+            out[k] = mapping(value[k])
+    return out
+
+
+def end_commands(value):
+    """on_end of a frame or net: {normal_end: ACTION, abnormal_end: ACTION}."""
+    if not isinstance(value, dict):
+        raise TypeError('expected a mapping {normal_end: ACTION, abnormal_end: ACTION}, got %s' % _describe(value))
+    unknown = sorted(str(k) for k in value if k not in _monitor.END_STATES)
+    if unknown:
+        raise ValueError('unknown key %s (known: normal_end, abnormal_end)' % ', '.join(repr(k) for k in unknown))
+    return {k: mapping(value[k]) for k in _monitor.END_STATES if value.get(k) is not None}
+
+
+def deadline(value):
+    try:
+        return _monitor.deadline_text(value)
+    except _monitor.MonitorError as exc:
+        raise ValueError(str(exc))
+
+
+def duration(value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError('expected a whole number of seconds greater than 0, got %s' % _describe(value))
+    if value <= 0 or value > _monitor.DURATION_MAX:
+        raise ValueError('expected a whole number of seconds from 1 to %d (31 days), got %s'
+                         % (_monitor.DURATION_MAX, value if value.bit_length() <= 64 else _describe(value)))
+    return value
+
+
+def notify(value):
+    if not isinstance(value, dict):
+        raise TypeError('expected a mapping {url: URL}, got %s' % _describe(value))
+    unknown = sorted(str(k) for k in value if k != 'url')
+    if unknown:
+        raise ValueError('unknown key %s (known: url)' % ', '.join(repr(k) for k in unknown))
+    try:
+        return {'url': _monitor.check_url(value.get('url'))}
+    except _monitor.MonitorError as exc:
+        raise ValueError(str(exc))
 
 
 def item_list(value):
@@ -824,10 +871,26 @@ FRAME_SPEC = {
     'description': {'type': text},
     'start_at': {'type': start_at},
     'options': {'type': mapping},
+    'start_by': {'type': deadline},
+    'end_by': {'type': deadline},
+    'max_duration': {'type': duration},
+    'on_delay': {'type': mapping},
+    'notify': {'type': notify},
+    'on_end': {'type': end_commands},
     'triggers': {'type': item_list},
     'wait_for': {'type': name_list},
     'jobs': {'type': item_list},
     'nets': {'type': item_list},
+}
+
+#: an action (on_delay, an end command): run like a job, on its host
+ACTION_SPEC = {
+    'host': {'type': host_name, 'required': True},
+    'command': {'type': argv},
+    'shell': {'type': shell_line},
+    'chdir': {'type': directory},
+    'env': {'type': environment},
+    'timeout': {'type': positive_int},
 }
 
 #: one trigger (docs/triggers.md): exactly one of the keys of _triggers.KINDS says its kind
@@ -849,6 +912,12 @@ NET_SPEC = {
     'description': {'type': text},
     'after': {'type': name_list},
     'wait_for': {'type': name_list},
+    'start_by': {'type': deadline},
+    'end_by': {'type': deadline},
+    'max_duration': {'type': duration},
+    'on_delay': {'type': mapping},
+    'notify': {'type': notify},
+    'on_end': {'type': end_commands},
     'skip': {'type': flag, 'default': False},
     'pause': {'type': flag, 'default': False},
     'jobs': {'type': item_list},
@@ -868,19 +937,25 @@ JOB_SPEC = {
     'resources': {'type': resource_needs},
     'priority': {'type': job_priority},
     'on_end': {'type': job_on_end},
+    'start_by': {'type': deadline},
+    'end_by': {'type': deadline},
+    'max_duration': {'type': duration},
+    'on_delay': {'type': mapping},
+    'notify': {'type': notify},
     'after': {'type': name_list},
     'wait_for': {'type': name_list},
     'skip': {'type': flag, 'default': False},
     'pause': {'type': flag, 'default': False},
 }
 
-_SPECS = {'frame': FRAME_SPEC, 'options': OPTIONS_SPEC, 'net': NET_SPEC, 'job': JOB_SPEC, 'trigger': TRIGGER_SPEC}
+_SPECS = {'frame': FRAME_SPEC, 'options': OPTIONS_SPEC, 'net': NET_SPEC, 'job': JOB_SPEC, 'trigger': TRIGGER_SPEC,
+          'action': ACTION_SPEC}
 # the spec's items, its required keys and its defaults, computed once
 _PLANS = {kind: (tuple(spec.items()), tuple(sorted(k for k, v in spec.items() if v.get('required'))),
                  {k: v['default'] for k, v in spec.items() if v.get('default') is not None})
           for kind, spec in _SPECS.items()}
 # a job gives exactly one of these
-_EXCLUSIVE = {'job': ('command', 'shell')}
+_EXCLUSIVE = {'job': ('command', 'shell'), 'action': ('command', 'shell')}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -895,6 +970,7 @@ class _Collector:
         self.count = 0       # jobs and nets seen
         self.too_many = False
         self.triggers = set()   # the names of the frame's triggers (what wait_for may name)
+        self.start_at = None    # the frame's start_at (deadlines of the day are checked against it)
 
     def add(self, message, item=None, mapping=None, key=None, line=None):
         if line is None and mapping is not None:
@@ -1051,6 +1127,7 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
     # per-item checks, dependencies
     graph = {}
     order = []
+    monitoring = {}
     for kind, raw, params, bad, label, name in entries:
         after = [] if 'after' in bad else (params.get('after') or [])
         deps = []
@@ -1068,6 +1145,7 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
                 deps.append(dep)
         if 'wait_for' not in bad:
             _check_wait_for(collector, params.get('wait_for'), label, raw)
+        monitoring[id(raw)] = _check_monitoring(collector, params, bad, label, raw, hosts, collector.start_at)
         if params.get('skip') and params.get('pause'):
             collector.add('skip and pause cannot both be true', label, raw, 'pause')
         if kind == 'job' and hosts is not None and 'host' not in bad and params.get('host') is not None \
@@ -1121,14 +1199,14 @@ def _check_level(collector, parent_path, raw_parent, items_out, hosts, depth=0):
                 common['resources'] = dict(params['resources'])
             if params.get('priority'):
                 common['priority'] = params['priority']
-            if params.get('on_end'):
-                common['on_end'] = dict(params['on_end'])
             if params.get('wait_for') and 'wait_for' not in bad:
                 common['wait_for'] = list(params['wait_for'])
+            common.update(monitoring.get(id(raw)) or {})
             items_out.append(_ordered_job(common))
         else:
             if params.get('wait_for') and 'wait_for' not in bad:
                 common['wait_for'] = list(params['wait_for'])
+            common.update(monitoring.get(id(raw)) or {})
             net = dict(common, children=[])
             items_out.append(_ordered_net(net))
             net_item = items_out[-1]
@@ -1167,17 +1245,97 @@ _NET_KEYS = ('path', 'name', 'kind', 'parent', 'after', 'skip', 'pause', 'childr
 
 def _ordered_job(item):
     out = {key: item[key] for key in _JOB_KEYS}
-    for key in ('secret_env', 'resources', 'priority', 'on_end', 'wait_for'):
+    for key in ('secret_env', 'resources', 'priority', 'on_end', 'wait_for') + _MONITOR_KEYS:
         if item.get(key):   # only when given: definitions without them read as before
             out[key] = item[key]
     return out
 
 
+#: the delay monitoring keys of a normalised frame, net or job (only when given)
+_MONITOR_KEYS = ('start_by', 'end_by', 'max_duration', 'on_delay', 'notify')
+
+
 def _ordered_net(item):
     out = {key: item[key] for key in _NET_KEYS}
-    if item.get('wait_for'):
-        out['wait_for'] = item['wait_for']
+    for key in ('wait_for', 'on_end') + _MONITOR_KEYS:
+        if item.get(key):
+            out[key] = item[key]
     return out
+
+
+def _check_action(collector, raw_action, label, where, hosts):
+    """One action (on_delay, an end command); returns its normalised form, or None when it has problems."""
+    if not isinstance(raw_action, dict):
+        collector.add('%s: expected a mapping {host, command or shell, ...}, got %s' % (where, _describe(raw_action)),
+                      label)
+        return None
+    before = len(collector.problems)
+    params, bad = _check_mapping('action', raw_action, collector, label, prefix=where + '.')
+    host = params.get('host')
+    if 'host' not in bad and host is not None and hosts is not None and host not in hosts:
+        collector.add('%s: unknown host %r (not in the inventory)' % (where, host), label, raw_action, 'host')
+    if len(collector.problems) > before:
+        return None
+    out = {'host': host}
+    for key in ('command', 'shell', 'chdir', 'timeout'):
+        if params.get(key) is not None:
+            out[key] = params[key]
+    if params.get('env'):
+        out['env'] = dict(params['env'])
+    return out
+
+
+def _check_monitoring(collector, params, bad, label, raw, hosts, start_at=None):
+    """Delay monitoring, actions, end commands and notify of a frame, net or job (docs/monitoring.md); returns the
+    normalised fields that were given."""
+    out = {}
+    for key in ('start_by', 'end_by', 'max_duration', 'notify'):
+        if params.get(key) is not None and key not in bad:
+            out[key] = params[key]
+    start, end = out.get('start_by'), out.get('end_by')
+    if start and end and _monitor.is_relative(start) == _monitor.is_relative(end) and end < start:
+        collector.add('end_by %s is before start_by %s' % (end, start), label, raw, 'end_by')
+    if start_at and TIME_RE.fullmatch(start_at):
+        for key in ('start_by', 'end_by'):
+            value = out.get(key)
+            if value and not _monitor.is_relative(value) and value < start_at:
+                collector.add('%s %s is before the frame\'s start_at %s (give +HH:MM for a time after the start)'
+                              % (key, value, start_at), label, raw, key)
+    if params.get('on_delay') is not None and 'on_delay' not in bad:
+        if not _monitor.monitors(params):
+            collector.add('on_delay runs when start_by, end_by or max_duration is passed: give one of them',
+                          label, raw, 'on_delay')
+        action = _check_action(collector, params['on_delay'], label, 'on_delay', hosts)
+        if action:
+            out['on_delay'] = action
+    on_end = params.get('on_end') if 'on_end' not in bad else None
+    if on_end:
+        ends = {}
+        if on_end.get('event'):
+            ends['event'] = on_end['event']
+        for state in _monitor.END_STATES:
+            if on_end.get(state) is None:
+                continue
+            if params.get('skip'):
+                collector.add('on_end.%s: an end command on an item marked skip never runs (it ends skip_end)'
+                              % state, label, raw, 'on_end')
+                continue
+            action = _check_action(collector, on_end[state], label, 'on_end.%s' % state, hosts)
+            if action:
+                ends[state] = action
+        if ends:
+            out['on_end'] = ends
+    return out
+
+
+def _action_hosts(defn):
+    """The hosts of every action of a normalised definition."""
+    hosts = set()
+    for d in [defn] + list(defn.get('items') or []):
+        for action in [d.get('on_delay')] + [(d.get('on_end') or {}).get(s) for s in _monitor.END_STATES]:
+            if isinstance(action, dict) and action.get('host'):
+                hosts.add(action['host'])
+    return hosts
 
 
 def _check_wait_for(collector, names, label, raw):
@@ -1353,8 +1511,10 @@ def normalise(raw, *, hosts=None, source=None):
         option_params, option_bad = _check_mapping('options', raw_options, collector, None, prefix='options.')
         options = {key: option_params[key] for key in OPTION_NAMES
                    if key in raw_options and raw_options[key] is not None and key not in option_bad}
+    collector.start_at = params.get('start_at') if 'start_at' not in bad else None
     triggers = [] if 'triggers' in bad else _check_triggers(
         collector, params.get('triggers'), params.get('frame'), host_set)
+    frame_monitoring = _check_monitoring(collector, params, bad, None, raw, host_set, collector.start_at)
     if 'wait_for' not in bad:
         _check_wait_for(collector, params.get('wait_for'), None, raw)
     items = []
@@ -1376,6 +1536,10 @@ def normalise(raw, *, hosts=None, source=None):
         out['hosts'] = sorted(set(out['hosts']) | set(_triggers.hosts_of(out)))
     if params.get('wait_for'):
         out['wait_for'] = list(params['wait_for'])
+    out.update(frame_monitoring)
+    actions = _action_hosts(out)
+    if actions:
+        out['hosts'] = sorted(set(out['hosts']) | actions)
     return out
 
 
@@ -1426,9 +1590,9 @@ def start_datetime(frame_def, operation_date, tz=None):
 
 
 def frame_hosts(frame_def):
-    """Sorted unique hosts of the frame's jobs and of its file triggers."""
+    """Sorted unique hosts of the frame's jobs, of its file triggers and of its actions."""
     return sorted({item['host'] for item in frame_def['items'] if item['kind'] == 'job'}
-                  | set(_triggers.hosts_of(frame_def)))
+                  | set(_triggers.hosts_of(frame_def)) | _action_hosts(frame_def))
 
 
 def attempt_id(frame, operation_date, uid, path, attempt):

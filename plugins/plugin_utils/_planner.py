@@ -18,7 +18,8 @@ import contextlib
 import functools
 
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._records import Event, Instance, Item, Phase
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _triggers
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _monitor, _triggers
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._messages import message
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._resources import holds_a_slot
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import (
     HostState,
@@ -143,6 +144,12 @@ class Planner:
         self.instance_changed = False
         self.events = []
         self.op = None
+        #: makes the attempt id of an action: (path, attempt) -> id (the engine's attempt_id_factory)
+        self.attempt_id_for = None
+        #: what monitoring found in this planner's run: [(path, late kind, setting, deadline)] delays recorded, and
+        #: the keys of the actions decided (for the driver's lines)
+        self.delays = []
+        self.actions_decided = []
 
     @contextlib.contextmanager
     def running(self, op):
@@ -190,6 +197,8 @@ class Planner:
                     item['ended'] = None
             self.events.append(Event.new(path, item['kind'], item.get('host'), old, new, reason,
                                          item.get('attempt_id'), isotime(self.now)).to_dict())
+            if new in (State.NORMAL_END, State.ABNORMAL_END):
+                self._ended(path, new)
         self._touch(path)
         return new
 
@@ -199,6 +208,8 @@ class Planner:
         if new != old:
             self.instance['state'] = new.value
             self.events.append(Event.new('', FRAME, None, old, new, reason, None, isotime(self.now)).to_dict())
+            if new in (State.NORMAL_END, State.ABNORMAL_END):
+                self._ended('', new)
             if new in TERMINAL:
                 self.instance['ended'] = isotime(self.now)
             elif new == State.RUNNING and not self.instance.get('started'):
@@ -272,6 +283,178 @@ class Planner:
     # ------------------------------------------------------------------ the rules
     def deps_ok(self, path):
         return all(_state(self.items[a]) in SUCCESS for a in self.defs[path].get('after', []))
+
+    # ------------------------------------------------------------------ delay monitoring, actions (see _monitor)
+    def _def_of(self, path):
+        return self.defn if path == '' else self.defs[path]
+
+    def _record_of(self, path):
+        return self.instance if path == '' else self.items[path]
+
+    def _actions(self):
+        return dict(self.instance.get('actions') or {})
+
+    def _decide_action(self, kind, path, what, spec, *, number=1, run=True, message=''):
+        """Write-ahead: the action's record ``launching`` (or ``not_executed``), in this transaction."""
+        key = _monitor.action_key(kind, path, what, number)
+        actions = self._actions()
+        if key in actions:
+            return None
+        ref = _monitor.attempt_path(kind, path, what)
+        aid = self.attempt_id_for(ref, number) if self.attempt_id_for else '%s.%s.%d' % (
+            self.instance['id'].replace('@', '.'), ref, number)
+        actions[key] = _monitor.new_action(kind, path, what, spec, aid, self.now, run=run, message=message)
+        self.instance['actions'] = actions
+        self.instance_changed = True
+        if run:
+            self.actions_decided.append(key)
+        return key
+
+    def _notice(self, path, kind, what, extra):
+        d = self._def_of(path)
+        if not d.get('notify'):
+            return
+        notices = list(self.instance.get('notices') or [])
+        nid = '%s|%s|%s|%s|%d' % (self.instance['id'], path, kind, what, len(notices) + 1)
+        rec = self._record_of(path)
+        document = {'id': nid, 'instance': self.instance['id'], 'frame': self.instance['frame'],
+                    'operation_date': self.instance['operation_date'], 'path': path, 'event': kind, 'what': what,
+                    'state': rec.get('state'), 'time': isotime(self.now)}
+        document.update(extra)
+        notices.append(_monitor.new_notice(nid, d['notify']['url'], document, self.now))
+        self.instance['notices'] = notices
+        self.instance_changed = True
+
+    def _ended(self, path, new):
+        """An end: its end command is decided (frames and nets whatever the operation, a recovery included - note
+        10; jobs only when a driver records the end, never by a recovery), and its notice queued."""
+        d = self._def_of(path)
+        what = new.value
+        action = (d.get('on_end') or {}).get(what)
+        if action and not (path and d['kind'] == JOB and self.op == Op.RECOVERY):
+            done = [k for k, a in self._actions().items()
+                    if a.get('kind') == _monitor.END_COMMAND and a.get('path') == path and a.get('what') == what]
+            self._decide_action(_monitor.END_COMMAND, path, what, action, number=len(done) + 1)
+        self._notice(path, 'end', what, {})
+
+    def check_deadlines(self, run_actions=True, messages=None):
+        """Record every deadline that has passed now (once each: ``late`` of the item), with a history event, its
+        action decided (write-ahead) and its notice queued. ``run_actions`` False: a recovery - the action is
+        recorded ``not_executed`` and ``messages`` gets PEX174 (note 12). Returns the delays found."""
+        found = []
+        for path in [''] + list(self.defs):
+            d = self._def_of(path)
+            if not _monitor.monitors(d):
+                continue
+            rec = self._record_of(path)
+            st = _state(rec)
+            if st == State.NOT_SUBMITTED or (path and _state(self.instance) == State.NOT_SUBMITTED):
+                continue
+            ended = st in TERMINAL
+            for kind, at, setting in _monitor.deadlines(d, rec, self.instance):
+                if self.now < at or ended:
+                    continue
+                if kind == _monitor.START and rec.get('started') and st != State.QUEUING:
+                    continue
+                found.append(self._late(path, d, rec, kind, at, setting, run_actions, messages))
+        self.delays.extend(found)
+        return found
+
+    def _late(self, path, d, rec, kind, at, setting, run_actions, messages):
+        late = dict(rec.get('late') or {})
+        entry = {'deadline': isotime(at), 'detected': isotime(self.now), 'setting': setting}
+        if d.get('on_delay'):
+            if run_actions:
+                entry['action'] = self._decide_action(_monitor.DELAY, path, kind, d['on_delay'])
+            else:
+                text = message('PEX174', iid=self.instance['id'], what=path or 'the frame', late=kind,
+                               setting=setting, deadline=isotime(at))
+                entry['action'] = self._decide_action(_monitor.DELAY, path, kind, d['on_delay'], run=False,
+                                                      message=text)
+                entry['message'] = text
+                if messages is not None:
+                    messages.append(text)
+        late[kind] = entry
+        rec['late'] = late
+        st = _state(rec)
+        reason = 'delay: %s passed (late %s, deadline %s)' % (setting, kind, isotime(at))
+        kind_of = FRAME if path == '' else rec['kind']
+        self.events.append(Event.new(path, kind_of, rec.get('host'), st, st, reason, rec.get('attempt_id'),
+                                     isotime(self.now)).to_dict())
+        if path:
+            self._touch(path)
+        else:
+            self.instance['updated'] = isotime(self.now)
+            self.instance_changed = True
+        self._notice(path, 'delay', kind, {'deadline': isotime(at), 'setting': setting})
+        return (path, kind, setting, isotime(at))
+
+    def next_deadline(self):
+        """The earliest deadline not passed yet (a driver's timer), or None."""
+        best = None
+        for path in [''] + list(self.defs):
+            d = self._def_of(path)
+            if not _monitor.monitors(d):
+                continue
+            rec = self._record_of(path)
+            if _state(rec) in TERMINAL or _state(rec) == State.NOT_SUBMITTED:
+                continue
+            for _kind, at, _setting in _monitor.deadlines(d, rec, self.instance):
+                if at > self.now and (best is None or at < best):
+                    best = at
+        return best
+
+    def action_launches(self, host):
+        """[(key, record, definition)] of the actions to launch on ``host`` now (write-ahead ``launching``)."""
+        out = []
+        for key, act in sorted(self._actions().items()):
+            if act.get('host') == host and act.get('state') == _monitor.LAUNCHING:
+                out.append((key, act, self._action_def(act)))
+        return out
+
+    def _action_def(self, act):
+        d = self._def_of(act['path']) if act['path'] in self.defs or act['path'] == '' else {}
+        if act['kind'] == _monitor.DELAY:
+            return d.get('on_delay') or {}
+        return (d.get('on_end') or {}).get(act['what']) or {}
+
+    def apply_action(self, key, job):
+        actions = self._actions()
+        if key not in actions:
+            return None
+        actions[key] = _monitor.apply_result(actions[key], job)
+        self.instance['actions'] = actions
+        self.instance_changed = True
+        return actions[key]
+
+    def action_refused(self, key, message):
+        actions = self._actions()
+        if key in actions:
+            actions[key] = _monitor.refused(actions[key], message)
+            self.instance['actions'] = actions
+            self.instance_changed = True
+
+    def recover_actions(self, fetched, unreachable):
+        """Recovery: each action that was launching or running takes what its host says (``fetched``: {attempt
+        id: view}; None under recovery skip: nothing is known). One its host has is adopted (running, or its end);
+        one launched that its host does not have is lost; one still launching that its host does not have was never
+        started: a driver of its host starts it (the same attempt id)."""
+        if fetched is None:
+            return
+        for key, act in self._actions().items():
+            if not _monitor.is_live(act) or act.get('host') in unreachable:
+                continue
+            view = fetched.get(act.get('attempt_id'))
+            if view is not None:
+                self.apply_action(key, view)
+            elif act.get('phase') == 'launched':
+                self.apply_action(key, None)
+
+    def pending_notices(self):
+        return [n for n in self.instance.get('notices') or [] if n.get('state') == 'pending']
+
+    def live_actions(self, host=None):
+        return [k for k, a in self._actions().items() if _monitor.is_live(a) and (host is None or a['host'] == host)]
 
     # ------------------------------------------------------------------ triggers (see _triggers)
     def wait_for(self, path):
@@ -739,6 +922,10 @@ class Planner:
         """No more progress without an operator (or a host coming back): the driver may end. ``ignore``: queued jobs
         that nothing but a recovery can free (they wait for what attempts of unknown state hold)."""
         st = _state(self.instance)
+        if [k for k in self.live_actions() if self._actions()[k]['host'] not in down_hosts]:
+            return False   # an action or end command still to launch or running: its driver keeps going
+        if self.pending_notices():
+            return False   # a notice still to send (a bounded number of tries)
         if st in TERMINAL or st == State.NOT_SUBMITTED:
             return True
         if st in (State.STANDBY, State.SKIP_WAIT, State.PAUSE_WAIT) and not self.start_time_reached():
@@ -868,14 +1055,17 @@ class Planner:
         for p in targets:
             item = self.items[p]
             fields, flags = Item.init_reset(self.defs[p])  # the attempt counter is kept
+            item.pop('late', None)
             item.update(fields)
             item['flags'].update(flags)
             self.set_item_state(p, State.NOT_SUBMITTED, 'force init' if force else 'init', op=Op.INIT)
         if not path:
             self.instance.update(Instance.cleared_run())
             self.instance.setdefault('flags', {}).update(stopped=False, skip=False, pause=False)
-            # its triggers start afresh: OFF, no operator's setting; each follows its source again when driven
+            # its triggers start afresh: OFF, no operator's setting; each follows its source again when driven;
+            # its delays are watched again (the actions already run stay in its records)
             self.instance.pop('triggers', None)
+            self.instance.pop('late', None)
             self.set_frame_state(State.NOT_SUBMITTED, 'force init' if force else 'init', op=Op.INIT)
         else:
             # a net or job put back into a running frame waits for its conditions again

@@ -21,7 +21,7 @@ is the engine's and the tables'; this module only puts them in order.
 
 from __future__ import annotations
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _recovery, _store, _triggers
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _day, _engine, _monitor, _recovery, _store, _triggers
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import utcnow
 
@@ -119,6 +119,10 @@ class RecoveryRun:
                     asks = _recovery.attempts_to_poll(instance, items, manager_hosts=self.manager, options=opts)
                     for host, ids in asks.items():
                         polls.setdefault(host, []).extend(ids)
+                    for act in (instance.get('actions') or {}).values():
+                        # an action or end command launching or running: asked about in the same call (adopted)
+                        if _monitor.is_live(act) and act.get('attempt_id'):
+                            polls.setdefault(act['host'], []).append(act['attempt_id'])
                     defn = instance.get('definition') or {}
                     for host in _triggers.hosts_of(defn):
                         # note 1: a file-wait follows whether its file exists now, asked in the same call

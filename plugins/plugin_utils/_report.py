@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _resources, _store, _time, _triggers
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _monitor, _resources, _store, _time, _triggers
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._states import State
 
 COLUMNS = ('frame', 'net', 'job', 'host', 'state', 'started', 'ended', 'rc', 'reason')
@@ -40,16 +40,42 @@ def status_document(store, iids):
                 rows[-1]['waiting_for'] = list(waiting['for'])   # resource names, and "slot" for the host's limit
             if item.get('needs') and _resources.entry_of(iid, item) is not None:
                 rows[-1]['resources'] = dict(item['needs'])   # what its attempt holds now
+            if item.get('late'):
+                rows[-1]['late'] = [k for k in _monitor.LATE_KINDS if k in item['late']]
+                rows[-1]['delays'] = dict(item['late'])
         frame = {'frame': instance['frame'], 'operation_date': instance['operation_date'], 'id': iid,
                  'state': instance['state'], 'started': instance.get('started'),
                  'ended': instance.get('ended'), 'items': rows}
         if instance['definition'].get('triggers'):
             frame['triggers'] = trigger_rows(instance, items, rows)
+        if instance.get('late'):
+            frame['late'] = [k for k in _monitor.LATE_KINDS if k in instance['late']]
+            frame['delays'] = dict(instance['late'])
+        if instance.get('actions'):
+            frame['actions'] = action_rows(instance['actions'])
+        if instance.get('notices'):
+            frame['notices'] = [{'id': n.get('id'), 'event': (n.get('document') or {}).get('event'),
+                                 'what': (n.get('document') or {}).get('what'),
+                                 'path': (n.get('document') or {}).get('path'), 'target': _monitor.target(n.get('url')),
+                                 'state': n.get('state'), 'tries': n.get('tries'), 'error': n.get('error'),
+                                 'sent': n.get('sent')} for n in instance['notices']]
         frames.append(frame)
     return {'frames': frames}
 
 
 _WAITING_STATES = frozenset(('waiting', 'skip_wait', 'pause_wait'))
+
+
+def action_rows(actions):
+    """The delay actions and end commands of an instance, in the order they were decided."""
+    rows = []
+    for key, act in sorted(actions.items(), key=lambda kv: (kv[1].get('decided') or '', kv[0])):
+        path, name = _monitor.public_name(key)
+        rows.append({'action': name, 'path': path, 'what': _monitor.describe(key), 'host': act.get('host'),
+                     'state': act.get('state'), 'attempt_id': act.get('attempt_id'), 'decided': act.get('decided'),
+                     'started': act.get('started'), 'ended': act.get('ended'), 'rc': act.get('rc'),
+                     'message': act.get('message') or ''})
+    return rows
 
 
 def trigger_rows(instance, items, rows):
@@ -83,7 +109,7 @@ def table(doc):
     lines = []
     for fr in doc['frames']:
         rows = [(fr['frame'], '', '', '', fr['state'], fr.get('started') or '', fr.get('ended') or '', '',
-                 _cut(fr.get('problem') or ''))]
+                 _cut(_with_late(fr.get('problem') or '', fr.get('late'))))]
         for it in fr['items']:
             net, _sep, name = it['path'].rpartition('/')
             if it['kind'] == 'net':
@@ -91,7 +117,8 @@ def table(doc):
             rc = '' if it['rc'] is None else str(it['rc'])
             if it.get('signal'):
                 rc = (rc + ' ' if rc else '') + 'sig %s' % it['signal']
-            reason = '' if it['state'] == State.NORMAL_END.value else _cut(it.get('message') or '')
+            reason = '' if it['state'] == State.NORMAL_END.value else (it.get('message') or '')
+            reason = _cut(_with_late(reason, it.get('late')))
             rows.append(('', net, name, it['host'] or '', it['state'], it['started'] or '', it['ended'] or '', rc,
                          reason))
         widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
@@ -99,8 +126,23 @@ def table(doc):
         for r in rows:
             lines.append('  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
         lines.extend(trigger_table(fr.get('triggers')))
+        for act in fr.get('actions') or []:
+            rc = '' if act.get('rc') is None else ' rc %s' % act['rc']
+            lines.append('action %s on %s: %s%s%s' % (act['what'], act['host'], act['state'], rc,
+                                                      ' - %s' % _cut(act['message']) if act.get('message') else ''))
+        for n in fr.get('notices') or []:
+            lines.append('notify %s %s of %s to %s: %s after %s tr%s%s' % (
+                n['event'], n['what'], n['path'] or 'the frame', n['target'], n['state'], n['tries'] or 0,
+                'y' if n['tries'] == 1 else 'ies', ' (%s)' % n['error'] if n.get('error') else ''))
         lines.append('')
     return '\n'.join(lines)
+
+
+def _with_late(reason, late):
+    if not late:
+        return reason
+    text = 'late: %s' % ', '.join(late)
+    return '%s; %s' % (text, reason) if reason else text
 
 
 def trigger_table(triggers):

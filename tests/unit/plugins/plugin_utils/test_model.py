@@ -161,8 +161,9 @@ ERRORS = [
     ('unknown key without a close one', '''
         frame: f
         jobs: [{name: a, host: agent1, shell: "true", colour: red}]
-     ''', 'a', 2, "unknown key 'colour' (known keys: after, chdir, command, description, env, host, name, "
-                  "on_end, pause, priority, resources, secret_env, shell, skip, timeout, wait_for)"),
+     ''', 'a', 2, "unknown key 'colour' (known keys: after, chdir, command, description, end_by, env, host, "
+                  "max_duration, name, notify, on_delay, on_end, pause, priority, resources, secret_env, shell, skip, "
+                  "start_by, timeout, wait_for)"),
     ('wrong type: timeout', '''
         frame: f
         jobs:

@@ -144,7 +144,7 @@ def test_wait_for_without_triggers_says_the_frame_has_none():
 
 
 @pytest.mark.parametrize('on_end,problem', [
-    ({'event': 'e', 'state': 'on'}, "on_end: unknown key 'state' (known: event)"),
+    ({'event': 'e', 'state': 'on'}, "on_end: unknown key 'state' (known: event, normal_end, abnormal_end)"),
     ({}, 'on_end: give the event to set ON when the job ends normally'),
     ({'event': 'a b'}, "on_end: 'a b' is not a valid event name"),
 ])
