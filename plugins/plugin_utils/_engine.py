@@ -1037,8 +1037,9 @@ class HostDriver:
         import urllib.error
         import urllib.request
         data = json.dumps(document, sort_keys=True).encode('utf-8')
-        request = urllib.request.Request(url, data=data, method='POST',
-                                         headers={'Content-Type': 'application/json', 'User-Agent': 'jobnet'})
+        url, headers = _monitor.request_of(url)
+        headers.update({'Content-Type': 'application/json', 'User-Agent': 'jobnet'})
+        request = urllib.request.Request(url, data=data, method='POST', headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=_monitor.NOTICE_TIMEOUT) as answer:   # nosec: the user's URL
                 code = answer.status

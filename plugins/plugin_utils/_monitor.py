@@ -25,6 +25,7 @@ A ``notify: {url: URL}`` on a frame, net or job queues a JSON document for each 
 
 from __future__ import annotations
 
+import base64
 import datetime
 import re
 import urllib.parse
@@ -246,6 +247,22 @@ def target(url):
     except ValueError:
         return '(an invalid URL)'
     return '%s://%s%s' % (parts.scheme, host, port)
+
+
+def request_of(url):
+    """(URL without its user and password, headers): a ``user:password@`` in the URL becomes HTTP basic
+    authentication."""
+    parts = urllib.parse.urlsplit(url)
+    headers = {}
+    if parts.username is not None:
+        pair = '%s:%s' % (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ''))
+        headers['Authorization'] = 'Basic ' + base64.b64encode(pair.encode('utf-8')).decode('ascii')
+        host = parts.hostname or ''
+        if ':' in host:
+            host = '[%s]' % host
+        netloc = host + (':%d' % parts.port if parts.port else '')
+        url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url, headers
 
 
 def check_url(url):
