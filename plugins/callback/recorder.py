@@ -12,6 +12,8 @@ description:
   - The frame drivers print their own progress lines; for a driver that does not (a C(frame_step) bounded by
     C(step_seconds) of an older release), it prints a progress line per frame instance (jobs ended / running /
     queued / errors), at most every O(progress_interval) seconds.
+  - It appends the delays, delay actions, end commands and notifications a frame step reports (RV(monitoring) of
+    C(jobnet.scheduler.frame_step)) to the same history, and prints their lines when the driver did not.
   - It appends every state change that the frame drivers, submits, operations and recoveries report (each with its
     C(source), the action that made it), and every job state that the M(jobnet.scheduler.job) and
     M(jobnet.scheduler.job_info) modules report, to an event history of JSON lines, one file per frame instance
@@ -119,6 +121,18 @@ class CallbackModule(CallbackBase):
         for name, recs in per_file.items():
             self._append(name, recs)
 
+    def _record_monitoring(self, host, res, printed):
+        """The delays, actions and notifications a frame step reports: into the history, and printed when the
+        driver did not print its own lines (so that a job output that shows only callbacks shows them too)."""
+        per_instance = {}
+        for rec in res.get('monitoring') or []:
+            if isinstance(rec, dict) and rec.get('instance'):
+                per_instance.setdefault(rec['instance'], []).append(dict(rec, recorded=isotime(), driver=host))
+                if not printed and rec.get('line'):
+                    self._display.display(str(rec['line']))
+        for iid, recs in per_instance.items():
+            self._append(iid, recs)
+
     # ------------------------------------------------------------------ progress
     def _progress(self, host, res, force=False):
         now = time.monotonic()
@@ -147,6 +161,7 @@ class CallbackModule(CallbackBase):
         host = result.host.get_name() if hasattr(result, 'host') else None
         if action == 'frame_step':
             self._record_frame_events(host, res, action)
+            self._record_monitoring(host, res, printed=res.get('progress_printed'))
             if not res.get('progress_printed'):   # a driver that prints its own progress lines
                 self._progress(host, res, force=final and res.get('done'))
         elif action in ('frame_submit', 'frame_op', 'frame_recover'):

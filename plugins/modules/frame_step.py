@@ -144,6 +144,14 @@ calls:
       launches.
   returned: success
   type: dict
+monitoring:
+  description:
+    - The delays this step's driver recorded, the actions and end commands it launched or saw end, and the
+      notifications it sent, each with C(instance), C(kind) (C(delay), C(action), C(notice)), C(line) (what it
+      printed) and C(time). A webhook URL appears only as its scheme and host.
+  returned: success
+  type: list
+  elements: dict
 rounds:
   description: How many rounds this step drove (each - the decisions, the launches, one look at the host).
   returned: success

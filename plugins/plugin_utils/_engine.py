@@ -453,6 +453,8 @@ class HostDriver:
         #: delays this driver recorded (for its lines), the earliest deadline of its instances (its timer)
         self._seen_delays = []
         self._next_deadline = None
+        #: the lines of delay monitoring this driver printed (the step's ``monitoring``, for the recorder)
+        self.monitoring = []
         #: module calls made, by module name, and rounds driven (a round: plan, launch, one poll of the host)
         self.calls = {}
         self.rounds = 0
@@ -579,9 +581,17 @@ class HostDriver:
 
     def _tell_delays(self):
         for iid, path, kind, setting, deadline in self._seen_delays:
-            self._print('jobnet: LATE %s %s: %s passed (late %s, deadline %s)'
-                        % (iid, path or '(the frame)', setting, kind, deadline))
+            self._monitored(iid, 'delay', 'jobnet: LATE %s %s: %s passed (late %s, deadline %s)'
+                            % (iid, path or '(the frame)', setting, kind, deadline),
+                            path=path, late=kind, setting=setting, deadline=deadline)
         self._seen_delays = []
+
+    def _monitored(self, iid, what, line, **fields):
+        """Print a line of delay monitoring and keep it for the step's result (``monitoring``: the recorder)."""
+        self._print(line)
+        self.monitoring.append(dict(fields, instance=iid, kind=what, line=line, time=isotime()))
+        if len(self.monitoring) > 2 * EVENTS_KEPT:
+            del self.monitoring[:-EVENTS_KEPT]
 
     def _tell_triggers(self, iid, changes):
         if not changes:
@@ -740,10 +750,11 @@ class HostDriver:
             what, value = outcome.get(aid, (None, None))
             if what == 'job':
                 state = value.get('state')
-                self._print('jobnet: ACTION %s %s on %s: %s (attempt %s)'
-                            % (iid, _monitor.describe(key), self.host, state, aid))
+                self._monitored(iid, 'action', 'jobnet: ACTION %s %s on %s: %s (attempt %s)'
+                                % (iid, _monitor.describe(key), self.host, state, aid), action=key, state=state)
             elif what == 'refused':
-                self._print('jobnet: ACTION %s %s on %s refused: %s' % (iid, _monitor.describe(key), self.host, value))
+                self._monitored(iid, 'action', 'jobnet: ACTION %s %s on %s refused: %s'
+                                % (iid, _monitor.describe(key), self.host, value), action=key, state='refused')
 
     def _launched(self, inst, items, ids, outcome, acts=None):
         """In one transaction: record what the host said of the attempts just launched."""
@@ -830,9 +841,10 @@ class HostDriver:
             self._tell(moves, seen)
             for key, job in acts:
                 if job is None or job.get('state') != 'running':
-                    self._print('jobnet: ACTION %s %s on %s: %s%s' % (
-                        iid, _monitor.describe(key), self.host, (job or {}).get('state', 'lost'),
-                        '' if not job or job.get('rc') is None else ' rc %s' % job['rc']))
+                    state = (job or {}).get('state', 'lost')
+                    self._monitored(iid, 'action', 'jobnet: ACTION %s %s on %s: %s%s' % (
+                        iid, _monitor.describe(key), self.host, state,
+                        '' if not job or job.get('rc') is None else ' rc %s' % job['rc']), action=key, state=state)
 
     def _raise_on_end(self, iid, changes):
         """The events of the jobs that ended normally with ``on_end: {event:}``, set ON before their end is
@@ -1063,12 +1075,13 @@ class HostDriver:
                 where = _monitor.target(notice['url'])
                 doc = notice['document']
                 if ok:
-                    self._print('jobnet: NOTIFY %s %s %s %s sent to %s (%s)' % (
-                        iid, doc.get('path') or '(the frame)', doc.get('event'), doc.get('what'), where, error))
+                    line = 'jobnet: NOTIFY %s %s %s %s sent to %s (%s)' % (
+                        iid, doc.get('path') or '(the frame)', doc.get('event'), doc.get('what'), where, error)
                 else:
-                    self._print('jobnet: NOTIFY %s %s %s %s to %s failed (try %d of %d): %s' % (
+                    line = 'jobnet: NOTIFY %s %s %s %s to %s failed (try %d of %d): %s' % (
                         iid, doc.get('path') or '(the frame)', doc.get('event'), doc.get('what'), where,
-                        int(notice.get('tries') or 0) + 1, _monitor.NOTICE_TRIES, error))
+                        int(notice.get('tries') or 0) + 1, _monitor.NOTICE_TRIES, error)
+                self._monitored(iid, 'notice', line, notice=notice['id'], target=where, ok=ok, outcome=error)
 
     @staticmethod
     def _noticed(inst, items, nid, ok, error):
@@ -1190,6 +1203,7 @@ class HostDriver:
                     'events': self.events[-EVENTS_KEPT:],
                     'progress_printed': self.say is not None,
                     'calls': dict(self.calls),
+                    'monitoring': self.monitoring[-EVENTS_KEPT:],
                     'rounds': self.rounds,
                 }
 
