@@ -108,7 +108,7 @@ def one_run(tmp, n, variant, jobs, seconds):
         late = (it.get('late') or {}).get('duration')
         if late:
             delays.append((parse(late['detected']) - parse(late['deadline'])).total_seconds())
-    actions = [a for a in (instance.get('actions') or {}).values()]
+    actions = list((instance.get('actions') or {}).values())
     return {'wall': wall, 'cpu': cpu, 'delays': delays, 'actions': len(actions),
             'actions_ok': sum(1 for a in actions if a.get('state') == 'normal_end'), 'state': instance['state']}
 

@@ -12,7 +12,7 @@ description:
   - The frame drivers print their own progress lines; for a driver that does not (a C(frame_step) bounded by
     C(step_seconds) of an older release), it prints a progress line per frame instance (jobs ended / running /
     queued / errors), at most every O(progress_interval) seconds.
-  - It appends the delays, delay actions, end commands and notifications a frame step reports (RV(monitoring) of
+  - It appends the delays, delay actions, end commands and notifications a frame step reports (C(monitoring) of
     C(jobnet.scheduler.frame_step)) to the same history, and prints their lines when the driver did not.
   - It appends every state change that the frame drivers, submits, operations and recoveries report (each with its
     C(source), the action that made it), and every job state that the M(jobnet.scheduler.job) and

@@ -1047,13 +1047,14 @@ class HostDriver:
     def _post(url, document):
         import json
         import urllib.error
-        import urllib.request
+        from ansible.module_utils.urls import open_url
         data = json.dumps(document, sort_keys=True).encode('utf-8')
         url, headers = _monitor.request_of(url)
-        headers.update({'Content-Type': 'application/json', 'User-Agent': 'jobnet'})
-        request = urllib.request.Request(url, data=data, method='POST', headers=headers)
+        headers.update({'Content-Type': 'application/json'})
         try:
-            with urllib.request.urlopen(request, timeout=_monitor.NOTICE_TIMEOUT) as answer:   # nosec: the user's URL
+            answer = open_url(url, data=data, headers=headers, method='POST', timeout=_monitor.NOTICE_TIMEOUT,
+                              http_agent='jobnet.scheduler', follow_redirects='none')
+            with answer:
                 code = answer.status
         except urllib.error.HTTPError as exc:
             return False, 'HTTP %d' % exc.code

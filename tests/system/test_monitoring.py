@@ -26,7 +26,6 @@ import threading
 import time
 
 from frames import (
-    finish,
     job,
     kill9,
     ledger_dir,
@@ -73,15 +72,15 @@ def test_each_kind_of_deadline_crossed_on_a_real_frame_runs_its_action_once(test
     url, env = sqlite_env(tmp_path)
     ledger = str(ledger_dir() / 'ledger')
     date = today()
-    frame = {'frame': 'deadlines', 'on_end': {'normal_end': action('frame_end', 'agent3', ledger)},
-             'jobs': [
-                 job('blocker', 'agent1', ledger, seconds=5),
-                 job('late_start', 'agent1', ledger, after=['blocker'], start_by=local_time_in(3),
-                     on_delay=action('act_start', 'agent2', ledger)),
-                 job('slow', 'agent2', ledger, seconds=5, max_duration=2, on_delay=action('act_duration', 'agent1', ledger),
-                     on_end={'normal_end': action('slow_end', 'agent2', ledger)}),
-                 job('on_time', 'agent3', ledger, max_duration=60, on_delay=action('act_never', 'agent3', ledger)),
-             ],
+    jobs = [
+        job('blocker', 'agent1', ledger, seconds=5),
+        job('late_start', 'agent1', ledger, after=['blocker'], start_by=local_time_in(3),
+            on_delay=action('act_start', 'agent2', ledger)),
+        job('slow', 'agent2', ledger, seconds=5, max_duration=2, on_delay=action('act_duration', 'agent1', ledger),
+            on_end={'normal_end': action('slow_end', 'agent2', ledger)}),
+        job('on_time', 'agent3', ledger, max_duration=60, on_delay=action('act_never', 'agent3', ledger)),
+    ]
+    frame = {'frame': 'deadlines', 'on_end': {'normal_end': action('frame_end', 'agent3', ledger)}, 'jobs': jobs,
              'nets': [{'name': 'n', 'end_by': '+00:00:03', 'on_delay': action('act_end', 'agent3', ledger),
                        'jobs': [job('inner', 'agent3', ledger, seconds=5)]}]}
     path = write_frame(tmp_path, frame)
