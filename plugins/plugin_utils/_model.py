@@ -1293,6 +1293,9 @@ def _check_monitoring(collector, params, bad, label, raw, hosts, start_at=None):
         if params.get(key) is not None and key not in bad:
             out[key] = params[key]
     start, end = out.get('start_by'), out.get('end_by')
+    if label is None and start and _monitor.is_relative(start):
+        collector.add('start_by %s of the frame: a frame cannot start late after its own start; give a time of the '
+                      'day (HH:MM)' % start, label, raw, 'start_by')
     if start and end and _monitor.is_relative(start) == _monitor.is_relative(end) and end < start:
         collector.add('end_by %s is before start_by %s' % (end, start), label, raw, 'end_by')
     if start_at and TIME_RE.fullmatch(start_at):
