@@ -1049,9 +1049,9 @@ class HostDriver:
         import urllib.error
         from ansible.module_utils.urls import open_url
         data = json.dumps(document, sort_keys=True).encode('utf-8')
-        url, headers = _monitor.request_of(url)
-        headers.update({'Content-Type': 'application/json'})
         try:
+            url, headers = _monitor.request_of(url)
+            headers.update({'Content-Type': 'application/json'})
             answer = open_url(url, data=data, headers=headers, method='POST', timeout=_monitor.NOTICE_TIMEOUT,
                               http_agent='jobnet.scheduler', follow_redirects='none')
             with answer:

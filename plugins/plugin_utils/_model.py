@@ -1027,9 +1027,10 @@ def _check_mapping(kind, raw, collector, item, prefix=''):
         hint = 'did you mean %r?' % guess if guess else 'known keys: %s' % ', '.join(sorted(spec))
         collector.add('unknown key %r (%s)' % (prefix + key, hint), item, raw, key)
     exclusive = _EXCLUSIVE.get(kind)
+    where = prefix.rstrip('.') + ': ' if prefix else ''
     if exclusive and all(key in params for key in exclusive):
         bad.update(exclusive)
-        collector.add('give either "command" (an argv list) or "shell" (a command line), not both',
+        collector.add('%sgive either "command" (an argv list) or "shell" (a command line), not both' % where,
                       item, raw, 'shell')
     for key in required:
         if key not in params:
@@ -1048,7 +1049,7 @@ def _check_mapping(kind, raw, collector, item, prefix=''):
     if exclusive and not any(key in params for key in exclusive):
         bad.update(exclusive)
         if not guesses & set(exclusive):   # else already reported as a misspelt key
-            collector.add('give "command" (an argv list) or "shell" (a command line)', item, raw)
+            collector.add('%sgive "command" (an argv list) or "shell" (a command line)' % where, item, raw)
     for key in spec:
         if key in bad:
             validated.pop(key, None)
@@ -1296,7 +1297,8 @@ def _check_monitoring(collector, params, bad, label, raw, hosts, start_at=None):
     if label is None and start and _monitor.is_relative(start):
         collector.add('start_by %s of the frame: a frame cannot start late after its own start; give a time of the '
                       'day (HH:MM)' % start, label, raw, 'start_by')
-    if start and end and _monitor.is_relative(start) == _monitor.is_relative(end) and end < start:
+    if start and end and _monitor.is_relative(start) == _monitor.is_relative(end) and \
+            _monitor.seconds_of(end) < _monitor.seconds_of(start):
         collector.add('end_by %s is before start_by %s' % (end, start), label, raw, 'end_by')
     if start_at and TIME_RE.fullmatch(start_at):
         for key in ('start_by', 'end_by'):

@@ -81,7 +81,8 @@ def is_relative(text):
     return bool(text) and text.startswith('+')
 
 
-def _seconds_of(text):
+def seconds_of(text):
+    """Seconds of ``HH:MM:SS`` or ``+HH:MM:SS`` (from midnight, or after the frame's start)."""
     hours, minutes, seconds = (int(p) for p in text.lstrip('+').split(':'))
     return hours * 3600 + minutes * 60 + seconds
 
@@ -101,7 +102,7 @@ def instant(text, operation_date, frame_started):
     after the frame's start (None while the frame has not started)."""
     if is_relative(text):
         start = parse_time(frame_started)
-        return None if start is None else start + datetime.timedelta(seconds=_seconds_of(text))
+        return None if start is None else start + datetime.timedelta(seconds=seconds_of(text))
     day = datetime.date.fromisoformat(operation_date)
     hour, minute, second = (int(p) for p in text.split(':'))
     return datetime.datetime(day.year, day.month, day.day, hour, minute, second).astimezone().astimezone(
@@ -182,8 +183,9 @@ def new_action(kind, path, what, spec, attempt_id, now, *, run=True, message='')
 
 
 def attempt_path(kind, path, what):
-    """The part of an action's attempt id that names it: ``<path>.<kind>-<what>`` (``frame`` for the frame)."""
-    return '%s.%s-%s' % (path.replace('/', '.') if path else 'frame', kind, what.replace('_', '-'))
+    """The part of an action's attempt id that names it: ``<path>._<kind>-<what>`` (``_frame`` for the frame)."""
+    # "._": no item name starts with "_", so an action's id is never a job's (nor the frame's a top-level net's)
+    return '%s._%s-%s' % (path.replace('/', '.') if path else '_frame', kind, what.replace('_', '-'))
 
 
 def action_spec(instance, key, record, spec, root=None):
@@ -274,6 +276,11 @@ def check_url(url):
         raise MonitorError('the notify URL is not valid: %s' % exc)
     if parts.scheme not in ('http', 'https') or not parts.hostname:
         raise MonitorError('the notify URL must be http:// or https:// with a host, not %s' % target(url))
+    try:
+        if parts.port is not None and parts.port <= 0:   # a port out of range raises ValueError here
+            raise ValueError(parts.port)
+    except ValueError:
+        raise MonitorError('the notify URL has a port out of range (%s)' % parts.scheme)
     return url
 
 

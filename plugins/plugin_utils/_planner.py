@@ -352,9 +352,17 @@ class Planner:
                 continue
             ended = st in TERMINAL
             for kind, at, setting in _monitor.deadlines(d, rec, self.instance):
-                if self.now < at or ended:
+                if self.now < at:
                     continue
-                if kind == _monitor.START and rec.get('started') and st != State.QUEUING:
+                # late: not started (ended) by the deadline - still not, or only after it (an end applied after the
+                # deadline passed, by a driver's poll or by a recovery, is late too)
+                if kind == _monitor.START:
+                    moment = rec.get('started') if st != State.QUEUING else None
+                else:
+                    moment = rec.get('ended') if ended else None
+                    if ended and not moment:
+                        continue   # ended with no time recorded (skipped before it started): not late
+                if moment and _monitor.parse_time(moment) <= at:
                     continue
                 found.append(self._late(path, d, rec, kind, at, setting, run_actions, messages))
         self.delays.extend(found)
@@ -364,13 +372,15 @@ class Planner:
         late = dict(rec.get('late') or {})
         entry = {'deadline': isotime(at), 'detected': isotime(self.now), 'setting': setting}
         if d.get('on_delay'):
+            number = 1 + len([k for k, a in self._actions().items() if a.get('kind') == _monitor.DELAY
+                              and a.get('path') == path and a.get('what') == kind])
             if run_actions:
-                entry['action'] = self._decide_action(_monitor.DELAY, path, kind, d['on_delay'])
+                entry['action'] = self._decide_action(_monitor.DELAY, path, kind, d['on_delay'], number=number)
             else:
                 text = message('PEX174', iid=self.instance['id'], what=path or 'the frame', late=kind,
                                setting=setting, deadline=isotime(at))
                 entry['action'] = self._decide_action(_monitor.DELAY, path, kind, d['on_delay'], run=False,
-                                                      message=text)
+                                                      message=text, number=number)
                 entry['message'] = text
                 if messages is not None:
                     messages.append(text)
