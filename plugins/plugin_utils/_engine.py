@@ -157,13 +157,7 @@ def job_spec(instance, item_def, item, root=None):
                    'instance': instance['id'], 'path': item_def['path'], 'attempt': str(item['attempt']),
                    'host': item['host']},
     }
-    if item_def.get('command'):
-        spec['command'] = list(item_def['command'])
-    else:
-        spec['shell'] = item_def['shell']
-    for key in ('chdir', 'timeout'):
-        if item_def.get(key) is not None:
-            spec[key] = item_def[key]
+    spec.update(_monitor.command_fields(item_def))
     if item_def.get('env'):
         spec['env'] = dict(item_def['env'])
     if item_def.get('secret_env'):

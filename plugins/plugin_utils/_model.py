@@ -866,16 +866,21 @@ def start_at(value):
 # --------------------------------------------------------------------------------------------------------
 # Argument specs, one per kind of mapping
 
-FRAME_SPEC = {
-    'frame': {'type': frame_name, 'required': True},
-    'description': {'type': text},
-    'start_at': {'type': start_at},
-    'options': {'type': mapping},
+#: delay monitoring, the same on a frame, a net and a job (docs/monitoring.md)
+MONITOR_SPEC = {
     'start_by': {'type': deadline},
     'end_by': {'type': deadline},
     'max_duration': {'type': duration},
     'on_delay': {'type': mapping},
     'notify': {'type': notify},
+}
+
+FRAME_SPEC = {
+    'frame': {'type': frame_name, 'required': True},
+    'description': {'type': text},
+    'start_at': {'type': start_at},
+    'options': {'type': mapping},
+    **MONITOR_SPEC,
     'on_end': {'type': end_commands},
     'triggers': {'type': item_list},
     'wait_for': {'type': name_list},
@@ -912,11 +917,7 @@ NET_SPEC = {
     'description': {'type': text},
     'after': {'type': name_list},
     'wait_for': {'type': name_list},
-    'start_by': {'type': deadline},
-    'end_by': {'type': deadline},
-    'max_duration': {'type': duration},
-    'on_delay': {'type': mapping},
-    'notify': {'type': notify},
+    **MONITOR_SPEC,
     'on_end': {'type': end_commands},
     'skip': {'type': flag, 'default': False},
     'pause': {'type': flag, 'default': False},
@@ -937,11 +938,7 @@ JOB_SPEC = {
     'resources': {'type': resource_needs},
     'priority': {'type': job_priority},
     'on_end': {'type': job_on_end},
-    'start_by': {'type': deadline},
-    'end_by': {'type': deadline},
-    'max_duration': {'type': duration},
-    'on_delay': {'type': mapping},
-    'notify': {'type': notify},
+    **MONITOR_SPEC,
     'after': {'type': name_list},
     'wait_for': {'type': name_list},
     'skip': {'type': flag, 'default': False},

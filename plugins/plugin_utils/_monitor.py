@@ -149,7 +149,7 @@ def describe(key):
 
 
 def public_name(key):
-    """The name ``jobnet.scheduler.log`` takes for an action (``-e action=delay:duration``), with its path."""
+    """The name ``jobnet.scheduler.log`` takes for an action (``-e act=delay:duration``), with its path."""
     kind, path, what, number = key.split('|')
     return path, '%s:%s%s' % (kind, what, '' if number == '1' else ':%s' % number)
 
@@ -201,13 +201,16 @@ def action_spec(instance, key, record, spec, root=None):
     }
     out['env'].update({'JOBNET_INSTANCE': instance['id'], 'JOBNET_PATH': record['path'],
                        'JOBNET_ACTION': record['kind'], 'JOBNET_WHAT': record['what']})
-    if spec.get('command'):
-        out['command'] = list(spec['command'])
-    else:
-        out['shell'] = spec['shell']
+    out.update(command_fields(spec))
+    return out
+
+
+def command_fields(d):
+    """What a ``job`` module spec takes of a job's or an action's definition: command or shell, chdir, timeout."""
+    out = {'command': list(d['command'])} if d.get('command') else {'shell': d['shell']}
     for k in ('chdir', 'timeout'):
-        if spec.get(k) is not None:
-            out[k] = spec[k]
+        if d.get(k) is not None:
+            out[k] = d[k]
     return out
 
 

@@ -351,9 +351,13 @@ class Planner:
             if st == State.NOT_SUBMITTED or (path and _state(self.instance) == State.NOT_SUBMITTED):
                 continue
             ended = st in TERMINAL
+            if st == State.SKIP_END:
+                continue   # skipped: it never runs, so it is never late
             for kind, at, setting in _monitor.deadlines(d, rec, self.instance):
                 if self.now < at:
                     continue
+                if kind == _monitor.DURATION and st in WAITING_LIKE | {State.QUEUING, State.QUEUING_ENV_DOWN}:
+                    continue   # not running (queued again by a rerun: its last start does not count)
                 # late: not started (ended) by the deadline - still not, or only after it (an end applied after the
                 # deadline passed, by a driver's poll or by a recovery, is late too)
                 if kind == _monitor.START:

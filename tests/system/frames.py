@@ -147,6 +147,25 @@ def start_playbook(testenv, args, log_path, env=None):
     return proc
 
 
+def run(testenv, args, env, timeout=600):
+    """Run ansible-playbook to its end with ``args`` and the environment overrides ``env``."""
+    import subprocess
+    return subprocess.run(playbook_argv(*args), env=testenv.env(**env), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def start_run(testenv, path, date, log_path, env, inventory=()):
+    """``jobnet.scheduler.run`` of the frame file ``path`` for ``date``, in the background (see start_playbook)."""
+    args = ['-i', testenv.inventory] + [a for inv in inventory for a in ('-i', inv)]
+    return start_playbook(testenv, args + ['jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
+                                           '-e', 'operation_date=%s' % date], log_path, env=env)
+
+
+def starts(ledger, name):
+    """The start times of every run of ``name`` in the ledger."""
+    return [t for kind, t, _extra in read_ledger(ledger).get(name, []) if kind == 'start']
+
+
 def kill9(proc):
     """kill -9 of the ansible-playbook process itself (its workers notice and stop on their own)."""
     import signal

@@ -21,18 +21,18 @@ import datetime
 import http.server
 import json
 import os
-import subprocess
 import threading
 import time
 
+import frames
 from frames import (
     job,
     kill9,
     ledger_dir,
-    playbook_argv,
     read_ledger,
     snapshot,
-    start_playbook,
+    start_run,
+    starts,
     status,
     wait_for,
     write_frame,
@@ -46,17 +46,12 @@ def today():
 
 
 def run(testenv, args, env, timeout=TIMEOUT):
-    return subprocess.run(playbook_argv(*args), env=testenv.env(**env), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return frames.run(testenv, args, env, timeout)
 
 
 def action(name, host, ledger):
     """An action that leaves one line per run in the ledger."""
     return {'host': host, 'shell': 'echo "%s start $(date +%%s.%%N) $JOBNET_WHAT" >> %s' % (name, ledger)}
-
-
-def runs(ledger, name):
-    return [t for kind, t, _extra in read_ledger(ledger).get(name, []) if kind == 'start']
 
 
 def local_time_in(seconds):
@@ -89,13 +84,13 @@ def test_each_kind_of_deadline_crossed_on_a_real_frame_runs_its_action_once(test
     assert out.returncode == 0, out.stdout + out.stderr
     iid = 'deadlines@%s' % date
     for name in ('act_start', 'act_duration', 'act_end', 'frame_end', 'slow_end'):
-        assert len(runs(ledger, name)) == 1, (name, read_ledger(ledger))
+        assert len(starts(ledger, name)) == 1, (name, read_ledger(ledger))
     assert 'act_never' not in read_ledger(ledger)
     snap = snapshot(url, iid)
     assert set(snap['late_start']['late']) == {'start'} and set(snap['slow']['late']) == {'duration'}
     assert set(snap['n']['late']) == {'end'} and 'late' not in snap['on_time']
     started = datetime.datetime.fromisoformat(snap['slow']['started'].replace('Z', '+00:00')).timestamp()
-    assert runs(ledger, 'act_duration')[0] >= started + 2
+    assert starts(ledger, 'act_duration')[0] >= started + 2
     assert 'jobnet: LATE %s slow: max_duration 2 s passed' % iid in out.stdout, out.stdout
     doc = status(lambda args, env=None: run(testenv, args, env or {}), tmp_path, env=env)
     frame_doc = doc['frames'][0]
@@ -117,8 +112,7 @@ def test_a_controller_killed_while_an_action_is_launched_runs_it_once_after_reco
         job('slow', 'agent2', ledger, seconds=6, max_duration=1, on_delay=action('act', 'agent1', ledger))]}
     path = write_frame(tmp_path, frame)
     iid = 'killact@%s' % date
-    proc = start_playbook(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
-                                    '-e', 'operation_date=%s' % date], str(tmp_path / 'run.log'), env=env)
+    proc = start_run(testenv, path, date, str(tmp_path / 'run.log'), env)
     try:
         wait_for('the action written launching', lambda: any(
             a.get('state') == 'launching' for a in (snapshot(url, iid)[''].get('actions') or {}).values()),
@@ -129,7 +123,7 @@ def test_a_controller_killed_while_an_action_is_launched_runs_it_once_after_reco
     assert out.returncode == 0, out.stdout + out.stderr
     (act,) = snapshot(url, iid)[''].get('actions').values()
     assert act['state'] == 'normal_end', act
-    assert len(runs(ledger, 'act')) == 1, read_ledger(ledger)
+    assert len(starts(ledger, 'act')) == 1, read_ledger(ledger)
     assert snapshot(url, iid)['']['state'] == 'normal_end'
 
 
@@ -141,8 +135,7 @@ def test_a_deadline_inside_the_failure_is_reported_pex174_and_its_action_is_not_
              'jobs': [job('long', 'agent2', ledger, seconds=10)]}
     path = write_frame(tmp_path, frame)
     iid = 'infail@%s' % date
-    proc = start_playbook(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
-                                    '-e', 'operation_date=%s' % date], str(tmp_path / 'run.log'), env=env)
+    proc = start_run(testenv, path, date, str(tmp_path / 'run.log'), env)
     try:
         wait_for('long running', lambda: snapshot(url, iid)['long']['state'] == 'running', timeout=120)
     finally:
@@ -170,8 +163,7 @@ def test_a_duration_spanning_the_failure_counts_from_the_jobs_own_start_and_its_
         job('long', 'agent2', ledger, seconds=14, max_duration=9, on_delay=action('act_long', 'agent1', ledger))]}
     path = write_frame(tmp_path, frame)
     iid = 'span@%s' % date
-    proc = start_playbook(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
-                                    '-e', 'operation_date=%s' % date], str(tmp_path / 'run.log'), env=env)
+    proc = start_run(testenv, path, date, str(tmp_path / 'run.log'), env)
     try:
         wait_for('long running', lambda: snapshot(url, iid)['long']['state'] == 'running', timeout=120)
     finally:
@@ -184,8 +176,8 @@ def test_a_duration_spanning_the_failure_counts_from_the_jobs_own_start_and_its_
     late = snapshot(url, iid)['long']['late']['duration']
     deadline = datetime.datetime.fromisoformat(late['deadline'].replace('Z', '+00:00'))
     assert abs((deadline - started).total_seconds() - 9) < 0.01, (late, started)
-    assert len(runs(ledger, 'act_long')) == 1
-    assert runs(ledger, 'act_long')[0] >= started.timestamp() + 9
+    assert len(starts(ledger, 'act_long')) == 1
+    assert starts(ledger, 'act_long')[0] >= started.timestamp() + 9
 
 
 def test_a_frame_that_ends_during_the_failure_runs_its_end_command_once_in_recovery_and_not_the_jobs(
@@ -199,8 +191,7 @@ def test_a_frame_that_ends_during_the_failure_runs_its_end_command_once_in_recov
                                      on_end={'normal_end': action('job_end', 'agent2', ledger)})]}]}
     path = write_frame(tmp_path, frame)
     iid = 'endrec@%s' % date
-    proc = start_playbook(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
-                                    '-e', 'operation_date=%s' % date], str(tmp_path / 'run.log'), env=env)
+    proc = start_run(testenv, path, date, str(tmp_path / 'run.log'), env)
     try:
         wait_for('last running', lambda: snapshot(url, iid)['n/last']['state'] == 'running', timeout=120)
     finally:
@@ -210,11 +201,11 @@ def test_a_frame_that_ends_during_the_failure_runs_its_end_command_once_in_recov
     out = run(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.recover'], env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert snapshot(url, iid)['']['state'] == 'normal_end'
-    assert len(runs(ledger, 'frame_end')) == 1 and len(runs(ledger, 'net_end')) == 1, read_ledger(ledger)
+    assert len(starts(ledger, 'frame_end')) == 1 and len(starts(ledger, 'net_end')) == 1, read_ledger(ledger)
     assert 'job_end' not in read_ledger(ledger)
     again = run(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.recover'], env)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert len(runs(ledger, 'frame_end')) == 1 and len(runs(ledger, 'net_end')) == 1
+    assert len(starts(ledger, 'frame_end')) == 1 and len(starts(ledger, 'net_end')) == 1
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import time
 
 import frames
@@ -31,7 +30,6 @@ from frames import (
     ledger_dir,
     max_overlap,
     open_test_store,
-    playbook_argv,
     read_ledger,
     snapshot,
     start_playbook,
@@ -45,8 +43,7 @@ TIMEOUT = int(os.environ.get("JOBNET_TEST_RES_TIMEOUT", "600"))
 
 
 def run(testenv, args, env, timeout=TIMEOUT):
-    return subprocess.run(playbook_argv(*args), env=testenv.env(**env), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return frames.run(testenv, args, env, timeout)
 
 
 def finish(proc, timeout=TIMEOUT):

@@ -19,16 +19,18 @@ import os
 import subprocess
 import time
 
+import frames
 from frames import (
     finish,
     job,
     kill9,
     ledger_dir,
     open_test_store,
-    playbook_argv,
     read_ledger,
     snapshot,
     start_playbook,
+    start_run,
+    starts,
     status,
     wait_for,
     write_frame,
@@ -39,16 +41,11 @@ TIMEOUT = int(os.environ.get('JOBNET_TEST_TRIGGER_TIMEOUT', '400'))
 
 
 def run(testenv, args, env, timeout=TIMEOUT):
-    return subprocess.run(playbook_argv(*args), env=testenv.env(**env), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return frames.run(testenv, args, env, timeout)
 
 
 def trigger(url, iid, name):
     return (snapshot(url, iid)[''].get('triggers') or {}).get(name) or {}
-
-
-def starts(ledger, name):
-    return [t for kind, t, _extra in read_ledger(ledger).get(name, []) if kind == 'start']
 
 
 def touch(path):
@@ -82,8 +79,7 @@ def test_each_kind_of_trigger_starts_its_waiting_job_with_two_controllers_on_one
     down_path = write_frame(tmp_path, downstream, 'load.yml')
     up_path = write_frame(tmp_path, upstream, 'extract.yml')
     iid, up_iid = 'load@%s' % DATE, 'extract@%s' % DATE
-    down = start_playbook(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % down_path,
-                                    '-e', 'operation_date=%s' % DATE], str(tmp_path / 'down.log'), env=env)
+    down = start_run(testenv, down_path, DATE, str(tmp_path / 'down.log'), env)
     try:
         wait_for('load submitted and waiting', lambda: snapshot(url, iid)['by_event']['state'] == 'waiting')
         up = run(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % up_path,
@@ -234,8 +230,7 @@ def test_recovery_skip_makes_a_file_trigger_of_an_unreachable_agent_unknown_unti
              'jobs': [job('first', 'agent1', ledger), job('waiter', 'agent1', ledger, wait_for=['flag'])]}
     path = write_frame(tmp_path, frame)
     iid = 'skipfile@%s' % DATE
-    proc = start_playbook(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
-                                    '-e', 'operation_date=%s' % DATE], str(tmp_path / 'run.log'), env=env)
+    proc = start_run(testenv, path, DATE, str(tmp_path / 'run.log'), env)
     try:
         wait_for('first to end', lambda: snapshot(url, iid)['first']['state'] == 'normal_end', timeout=120)
         time.sleep(1.5)   # at least one look at agent3: the flag is OFF
@@ -276,8 +271,7 @@ def test_a_thousand_file_triggers_on_one_host_cost_one_job_info_call_per_round(t
         job('all_files', 'agent1', ledger, wait_for=[t['name'] for t in triggers]),
         job('half', 'agent2', ledger, wait_for=[t['name'] for t in triggers[:500]])]}
     path = write_frame(tmp_path, frame)
-    proc = start_playbook(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.run', '-e', 'frame_file=%s' % path,
-                                    '-e', 'operation_date=%s' % DATE], str(tmp_path / 'run.log'), env=env)
+    proc = start_run(testenv, path, DATE, str(tmp_path / 'run.log'), env)
     try:
         wait_for('starter to start', lambda: bool(starts(ledger, 'starter')), timeout=120)
         for f in files:
