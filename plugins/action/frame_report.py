@@ -96,7 +96,7 @@ class ActionModule(JobnetAction):
                 say(schedule_table(doc['schedules']))
             if doc.get('resources') or any(s['waiters'] for s in (doc.get('host_slots') or {}).values()):
                 say(resource_table(doc))
-            say(table(doc) if doc['frames'] else 'jobnet: no frame instances')
+            say(table(doc, drivers=args.get('instances') is None) if doc['frames'] else 'jobnet: no frame instances')
         steps = args.get('steps')
         if steps is None:
             steps = []

@@ -46,6 +46,10 @@ def status_document(store, iids):
         frame = {'frame': instance['frame'], 'operation_date': instance['operation_date'], 'id': iid,
                  'state': instance['state'], 'started': instance.get('started'),
                  'ended': instance.get('ended'), 'items': rows}
+        try:
+            frame['driver'] = store.lease_info(iid)   # who drives it now and since when (None: nobody)
+        except (_store.StoreError, ValueError):
+            frame['driver'] = None
         if instance['definition'].get('triggers'):
             frame['triggers'] = trigger_rows(instance, items, rows)
         if instance.get('late'):
@@ -105,7 +109,9 @@ def _cut(text):
     return text if len(text) <= REASON_WIDTH else text[:REASON_WIDTH - 3] + '...'
 
 
-def table(doc):
+def table(doc, drivers=True):
+    """The status table; ``drivers``: a line naming the controller that drives each instance (the status listing,
+    not the report at the end of a run, whose own controller it would name)."""
     lines = []
     for fr in doc['frames']:
         rows = [(fr['frame'], '', '', '', fr['state'], fr.get('started') or '', fr.get('ended') or '', '',
@@ -125,6 +131,10 @@ def table(doc):
         lines.append('  '.join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip())
         for r in rows:
             lines.append('  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        driver = fr.get('driver')
+        if drivers and driver and driver.get('live'):
+            lines.append('driven by %s since %s (lease until %s)' % (driver['driver'], driver.get('since'),
+                                                                     driver.get('expires')))
         lines.extend(trigger_table(fr.get('triggers')))
         for act in fr.get('actions') or []:
             rc = '' if act.get('rc') is None else ' rc %s' % act['rc']

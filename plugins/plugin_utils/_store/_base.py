@@ -30,6 +30,7 @@ from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._common im
     _dumps,
     parse_iid,
 )
+from ansible_collections.jobnet.scheduler.plugins.plugin_utils._store._owner import describe_owner
 from ansible_collections.jobnet.scheduler.plugins.plugin_utils._time import epoch_isotime
 
 
@@ -296,6 +297,19 @@ class Store(abc.ABC):
         """
         parse_iid(iid)
         return _checks.parse_lease(self.url, iid, self._lease_get_raw(iid))
+
+    def lease_info(self, iid: str) -> dict | None:
+        """Who drives ``iid`` now, for the status: ``{'owner', 'driver', 'since', 'renewed', 'expires', 'live'}``
+        (``driver`` the owner in words, ``since`` when that lease was taken), or ``None`` when no lease is held."""
+        raw = self._lease_get_raw(iid)
+        lease = _checks.parse_lease(self.url, iid, raw)
+        if lease is None or not lease.token:
+            return None
+        problems: list = []
+        rec = _checks.parse_record(raw, iid, None, (), problems, record='lease of %s' % iid) or {}
+        return {'owner': dict(lease.owner), 'driver': describe_owner(lease.owner), 'since': rec.get('acquired'),
+                'renewed': rec.get('renewed'), 'expires': lease.expires_at, 'live': not lease.expired,
+                'epoch': lease.epoch}
 
     def _lease_matches(self, iid: str, lease: Lease | None, raw) -> None:
         if lease is None:

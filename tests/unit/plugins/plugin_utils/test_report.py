@@ -75,3 +75,17 @@ def test_status_table_has_a_reason_column_cut_to_its_width():
     lines = _report.table(doc).splitlines()
     assert lines[0].split() == ['frame', 'net', 'job', 'host', 'state', 'started', 'ended', 'rc', 'reason']
     assert lines[2].endswith('x' * 77 + '...') and len(lines[2].split()[-1]) == 80
+
+
+def test_the_status_names_the_controller_that_drives_an_instance_and_since_when(store):
+    from ansible_collections.jobnet.scheduler.plugins.plugin_utils import _engine, _model, _store
+    defn = _model.normalise({'frame': 'shown', 'jobs': [{'name': 'a', 'host': 'h1', 'shell': 'true'}]})
+    engine = _engine.Engine(store, _store, owner=_engine.controller_owner('run', pid=1))
+    inst, lease = engine.submit(defn, '2026-12-02')
+    doc = _report.status_document(store, [inst['id']])
+    driver = doc['frames'][0]['driver']
+    assert driver['live'] and driver['owner']['what'] == 'run' and driver['since'] and driver['expires']
+    assert 'driven by ansible-playbook pid 1 on host' in _report.table(doc)
+    assert 'driven by' not in _report.table(doc, drivers=False)
+    store.release_lease(lease)
+    assert _report.status_document(store, [inst['id']])['frames'][0]['driver'] is None
