@@ -161,6 +161,15 @@ def start_run(testenv, path, date, log_path, env, inventory=()):
                                            '-e', 'operation_date=%s' % date], log_path, env=env)
 
 
+def run_then_kill(testenv, path, date, log_path, env, what, predicate, timeout=120, interval=0.25):
+    """``jobnet.scheduler.run`` of a frame in the background, ``kill -9`` of it once ``predicate()`` holds."""
+    proc = start_run(testenv, path, date, log_path, env)
+    try:
+        wait_for(what, predicate, timeout=timeout, interval=interval)
+    finally:
+        kill9(proc)
+
+
 def starts(ledger, name):
     """The start times of every run of ``name`` in the ledger."""
     return [t for kind, t, _extra in read_ledger(ledger).get(name, []) if kind == 'start']

@@ -27,11 +27,10 @@ import time
 import frames
 from frames import (
     job,
-    kill9,
     ledger_dir,
     read_ledger,
     snapshot,
-    start_run,
+    run_then_kill,
     starts,
     status,
     wait_for,
@@ -112,13 +111,9 @@ def test_a_controller_killed_while_an_action_is_launched_runs_it_once_after_reco
         job('slow', 'agent2', ledger, seconds=6, max_duration=1, on_delay=action('act', 'agent1', ledger))]}
     path = write_frame(tmp_path, frame)
     iid = 'killact@%s' % date
-    proc = start_run(testenv, path, date, str(tmp_path / 'run.log'), env)
-    try:
-        wait_for('the action written launching', lambda: any(
-            a.get('state') == 'launching' for a in (snapshot(url, iid)[''].get('actions') or {}).values()),
-            timeout=120, interval=0.01)
-    finally:
-        kill9(proc)
+    run_then_kill(testenv, path, date, str(tmp_path / 'run.log'), env, 'the action written launching',
+                  lambda: any(a.get('state') == 'launching'
+                              for a in (snapshot(url, iid)[''].get('actions') or {}).values()), interval=0.01)
     out = run(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.recover'], env)
     assert out.returncode == 0, out.stdout + out.stderr
     (act,) = snapshot(url, iid)[''].get('actions').values()
@@ -135,11 +130,8 @@ def test_a_deadline_inside_the_failure_is_reported_pex174_and_its_action_is_not_
              'jobs': [job('long', 'agent2', ledger, seconds=10)]}
     path = write_frame(tmp_path, frame)
     iid = 'infail@%s' % date
-    proc = start_run(testenv, path, date, str(tmp_path / 'run.log'), env)
-    try:
-        wait_for('long running', lambda: snapshot(url, iid)['long']['state'] == 'running', timeout=120)
-    finally:
-        kill9(proc)
+    run_then_kill(testenv, path, date, str(tmp_path / 'run.log'), env, 'long running',
+                  lambda: snapshot(url, iid)['long']['state'] == 'running')
     started = datetime.datetime.fromisoformat(snapshot(url, iid)['']['started'].replace('Z', '+00:00')).timestamp()
     time.sleep(max(0.0, started + 5 - time.time()))   # the deadline passes while no controller runs
     out = run(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.recover'], env)
@@ -163,11 +155,8 @@ def test_a_duration_spanning_the_failure_counts_from_the_jobs_own_start_and_its_
         job('long', 'agent2', ledger, seconds=14, max_duration=9, on_delay=action('act_long', 'agent1', ledger))]}
     path = write_frame(tmp_path, frame)
     iid = 'span@%s' % date
-    proc = start_run(testenv, path, date, str(tmp_path / 'run.log'), env)
-    try:
-        wait_for('long running', lambda: snapshot(url, iid)['long']['state'] == 'running', timeout=120)
-    finally:
-        kill9(proc)
+    run_then_kill(testenv, path, date, str(tmp_path / 'run.log'), env, 'long running',
+                  lambda: snapshot(url, iid)['long']['state'] == 'running')
     started = datetime.datetime.fromisoformat(snapshot(url, iid)['long']['started'].replace('Z', '+00:00'))
     time.sleep(2)
     out = run(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.recover'], env)
@@ -191,11 +180,8 @@ def test_a_frame_that_ends_during_the_failure_runs_its_end_command_once_in_recov
                                      on_end={'normal_end': action('job_end', 'agent2', ledger)})]}]}
     path = write_frame(tmp_path, frame)
     iid = 'endrec@%s' % date
-    proc = start_run(testenv, path, date, str(tmp_path / 'run.log'), env)
-    try:
-        wait_for('last running', lambda: snapshot(url, iid)['n/last']['state'] == 'running', timeout=120)
-    finally:
-        kill9(proc)
+    run_then_kill(testenv, path, date, str(tmp_path / 'run.log'), env, 'last running',
+                  lambda: snapshot(url, iid)['n/last']['state'] == 'running')
     wait_for('last to end on its host', lambda: any(k == 'end' for k, _t, _e in read_ledger(ledger).get('last', [])),
              timeout=60)
     out = run(testenv, ['-i', testenv.inventory, 'jobnet.scheduler.recover'], env)
