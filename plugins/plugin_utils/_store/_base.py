@@ -242,12 +242,13 @@ class Store(abc.ABC):
         deadline = time.monotonic() + self.timeout
         while True:
             cur = self.get_lease(iid)
-            now = time.time()
+            now = self.clock()
             if cur is not None and cur.token and cur.expires > now:
                 if not (is_dead is not None and is_dead(dict(cur.owner))):
                     raise LeaseHeld(iid, cur.owner, cur.expires, cur.epoch)
             epoch = (cur.epoch if cur is not None else 0) + 1
-            new = Lease(iid=iid, token=uuid.uuid4().hex, epoch=epoch, owner=dict(owner), expires=now + ttl)
+            new = Lease(iid=iid, token=uuid.uuid4().hex, epoch=epoch, owner=dict(owner), expires=now + ttl,
+                        clock=self.clock)
             rec = {'token': new.token, 'epoch': epoch, 'owner': new.owner, 'expires': new.expires,
                    'acquired': epoch_isotime(now), 'renewed': epoch_isotime(now)}
             if cur is not None and cur.token:
@@ -268,7 +269,7 @@ class Store(abc.ABC):
         cur = self.get_lease(lease.iid)
         if cur is None or cur.token != lease.token or cur.epoch != lease.epoch:
             raise LeaseLost(lease.iid, lease, cur)
-        now = time.time()
+        now = self.clock()
         new = Lease(iid=lease.iid, token=lease.token, epoch=lease.epoch, owner=dict(lease.owner), expires=now + ttl)
         rec = {'token': new.token, 'epoch': new.epoch, 'owner': new.owner, 'expires': new.expires,
                'renewed': epoch_isotime(now)}
@@ -276,6 +277,7 @@ class Store(abc.ABC):
                                new.token, new.epoch):
             raise LeaseLost(lease.iid, lease, self.get_lease(lease.iid))
         lease.expires = new.expires
+        lease.clock = self.clock
         return lease
 
     def release_lease(self, lease: Lease) -> bool:
@@ -296,13 +298,24 @@ class Store(abc.ABC):
         :class:`CorruptRecord` naming ``iid`` with key ``lease``.
         """
         parse_iid(iid)
-        return _checks.parse_lease(self.url, iid, self._lease_get_raw(iid))
+        return self._on_clock(_checks.parse_lease(self.url, iid, self._lease_get_raw(iid)))
+
+    def clock(self) -> float:
+        """The store's time (UNIX seconds) that every lease's expiry is measured on: this machine's clock for a
+        store on this machine; a server's own clock for a shared store (Redis overrides it), so that a controller
+        whose clock is wrong neither holds a lease too long nor takes one that is still live."""
+        return time.time()
+
+    def _on_clock(self, lease):
+        if lease is not None:
+            lease.clock = self.clock
+        return lease
 
     def lease_info(self, iid: str) -> dict | None:
         """Who drives ``iid`` now, for the status: ``{'owner', 'driver', 'since', 'renewed', 'expires', 'live'}``
         (``driver`` the owner in words, ``since`` when that lease was taken), or ``None`` when no lease is held."""
         raw = self._lease_get_raw(iid)
-        lease = _checks.parse_lease(self.url, iid, raw)
+        lease = self._on_clock(_checks.parse_lease(self.url, iid, raw))
         if lease is None or not lease.token:
             return None
         problems: list = []

@@ -170,10 +170,12 @@ class Lease:
     epoch: int
     owner: dict = field(default_factory=dict)
     expires: float = 0.0
+    #: the store's clock (``Store.clock``): a lease's expiry is the store's time, never a controller's own
+    clock: object = field(default=time.time, compare=False, repr=False)
 
     @property
     def expired(self) -> bool:
-        return self.expires <= time.time()
+        return self.expires <= self.clock()
 
     @property
     def expires_at(self) -> str:

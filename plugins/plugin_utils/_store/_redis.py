@@ -254,6 +254,21 @@ class RedisStore(Store):
         self._index_built = False
         self.lock_ttl = min(30.0, max(2.0, timeout / 2.0))
 
+    #: how long (seconds) the measured difference between this machine's clock and the Redis server's is used
+    CLOCK_REFRESH = 30.0
+
+    def clock(self) -> float:
+        """The Redis server's time: leases expire on the store's clock, whatever a controller's clock says. The
+        difference to this machine's clock is measured with ``TIME`` and used for CLOCK_REFRESH seconds of this
+        machine's monotonic clock, so a lease check costs no round trip; a jump of this machine's wall clock
+        between two measurements is noticed, since the monotonic clock does not jump."""
+        mono = time.monotonic()
+        measured = getattr(self, '_clock_at', None)
+        if measured is None or mono - measured[0] > self.CLOCK_REFRESH:
+            seconds, micros = self._call_read('the server time', self._r.time)
+            measured = self._clock_at = (mono, float(seconds) + float(micros) / 1e6)
+        return measured[1] + (mono - measured[0])
+
     def close(self) -> None:
         try:
             self._r.close()

@@ -503,3 +503,56 @@ def test_redis_out_of_memory_fails_write_with_pex209_and_keeps_state(own_redis):
 def test_redis_write_retries_are_off_so_nothing_is_sent_twice(own_redis):
     st = S.open_store(own_redis.url)
     assert st._r.get_connection_kwargs().get('retry')._retries == 0
+
+
+@pytest.fixture
+def redis_url():
+    from conftest import REDIS_URL, _redis_cleanup
+    if not REDIS_URL:
+        pytest.skip('JOBNET_TEST_REDIS_URL is not set (source .tmp/testenv/env.sh)')
+    prefix = 'jobnet-test-%d-%d:' % (os.getpid(), time.monotonic_ns())
+    yield '%s?prefix=%s' % (REDIS_URL, prefix)
+    _redis_cleanup(REDIS_URL, prefix)
+
+
+def _skewed(monkeypatch, seconds):
+    """This process's wall clock ``seconds`` off (what a controller with a wrong clock sees)."""
+    real = time.time
+    monkeypatch.setattr(time, 'time', lambda: real() + seconds)
+
+
+@pytest.mark.parametrize('skew', [2 * 3600, -2 * 3600])
+def test_a_controller_whose_clock_is_hours_off_neither_locks_others_out_nor_steals_a_live_lease(
+        redis_url, monkeypatch, skew):
+    owner = {'host': 'other-machine', 'pid': 1, 'start': '1', 'what': 'run'}
+    honest = S.open_store(redis_url)
+    skewed_store = S.open_store(redis_url)
+    try:
+        honest.acquire_lease('live@2026-12-02', owner, 60.0)
+        with monkeypatch.context() as m:
+            _skewed(m, skew)
+            with pytest.raises(S.LeaseHeld):   # a live lease of another controller is not taken
+                skewed_store.acquire_lease('live@2026-12-02', dict(owner, host='skewed'), 60.0)
+            short = skewed_store.acquire_lease('short@2026-12-02', dict(owner, host='skewed'), 1.0)
+            assert not short.expired   # on the store's clock, whatever this machine's says
+        time.sleep(1.3)
+        # the skewed controller's short lease expired on the store's clock: nobody is locked out for hours
+        assert honest.get_lease('short@2026-12-02').expired
+        honest.acquire_lease('short@2026-12-02', owner, 60.0)
+    finally:
+        skewed_store.close()
+        honest.close()
+
+
+def test_a_leases_expiry_is_the_redis_servers_time(redis_url, monkeypatch):
+    store = S.open_store(redis_url)
+    try:
+        server = store.clock()
+        _skewed(monkeypatch, 5 * 3600)
+        store._clock_at = None   # pylint: disable=protected-access
+        # measured again: the server's time, not this machine's clock
+        assert abs(store.clock() - server) < 5
+        lease = store.acquire_lease('clock@2026-12-02', {'host': 'h', 'pid': 1, 'what': 'run'}, 30.0)
+        assert abs(lease.expires - (server + 30)) < 5
+    finally:
+        store.close()
