@@ -61,6 +61,8 @@ class ActionModule(JobnetAction):
             result.update(self.poll(args, task_vars))
             return result
         store = self.open_store(task_vars)
+        if args['phase'] == 'plan':
+            self.warn_durability(store)
         try:
             if args['phase'] == 'plan':
                 result.update(self.plan(store, args, task_vars))

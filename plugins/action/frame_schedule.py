@@ -93,6 +93,7 @@ class ActionModule(JobnetAction):
         day_hosts = sorted({h for f in today for h in schedule.entry(f['frame']).definition['hosts']})
         self.check_forks(day_hosts)
         store = self.open_store(task_vars)
+        self.warn_durability(store)
         engine = self.engine(store, task_vars, 'schedule')
         try:
             _day.save_schedule(store, schedule, name)

@@ -65,6 +65,7 @@ class ActionModule(JobnetAction):
         if self._task.check_mode:
             return self._would_submit(result, task_vars, defn, date, frame_hosts, limits)
         store = self.open_store(task_vars)
+        self.warn_durability(store)
         engine = self.engine(store, task_vars, 'run')
         try:
             instance, lease = engine.submit(defn, date)

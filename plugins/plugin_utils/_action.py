@@ -83,6 +83,23 @@ class JobnetAction(ActionBase):
         except _store.StoreError as exc:
             raise AnsibleActionFail('cannot open the state store: %s' % exc)
 
+    #: the stores whose durability was already looked at by this process (a warning is given once)
+    _durability_seen = set()
+
+    def warn_durability(self, store):
+        """At the start of a run, a schedule or a recovery: warn once when the store's server could lose a commit it
+        acknowledged (its persistence settings)."""
+        url = getattr(store, 'url', '')
+        if url in JobnetAction._durability_seen:
+            return
+        JobnetAction._durability_seen.add(url)
+        try:
+            message = store.durability_warning()
+        except _store.StoreError:
+            message = None
+        if message:
+            display.warning('jobnet: %s' % message)
+
     def read_store_if_any(self, task_vars, read):
         """``read(store)`` on the configured store when it exists (check mode reads, never creates); None when
         there is no store yet. A store error fails the task."""

@@ -300,6 +300,11 @@ class Store(abc.ABC):
         parse_iid(iid)
         return self._on_clock(_checks.parse_lease(self.url, iid, self._lease_get_raw(iid)))
 
+    def durability_warning(self) -> str | None:
+        """Why a commit this store acknowledges could still be lost when its server restarts (None: it cannot, or
+        the store cannot tell). A SQLite store syncs every commit to its disk."""
+        return None
+
     def clock(self) -> float:
         """The store's time (UNIX seconds) that every lease's expiry is measured on: this machine's clock for a
         store on this machine; a server's own clock for a shared store (Redis overrides it), so that a controller

@@ -254,6 +254,33 @@ class RedisStore(Store):
         self._index_built = False
         self.lock_ttl = min(30.0, max(2.0, timeout / 2.0))
 
+    def durability_warning(self) -> str | None:
+        """What the server's persistence settings lose of an acknowledged commit when it restarts (``CONFIG GET``;
+        None when they keep every commit, or when the server does not let a client read them)."""
+        try:
+            conf = self._r.config_get('appendonly')
+            conf.update(self._r.config_get('appendfsync'))
+            conf.update(self._r.config_get('save'))
+        except Exception:  # pylint: disable=broad-except  (CONFIG renamed or refused: nothing to say)
+            return None
+        def value(key):
+            raw = conf.get(key, conf.get(key.encode()))
+            return (raw.decode() if isinstance(raw, bytes) else str(raw or '')).strip().lower()
+        where = 'the Redis server of the state store %s' % self.url
+        if value('appendonly') != 'yes':
+            if not value('save'):
+                return ('%s keeps nothing on disk (appendonly no, no save points): every frame state is lost when it '
+                        'restarts; set appendonly yes and appendfsync always (docs/store.md)' % where)
+            return ('%s keeps only its snapshots (appendonly no, save "%s"): what was recorded since the last one is '
+                    'lost when it restarts; set appendonly yes and appendfsync always (docs/store.md)'
+                    % (where, value('save')))
+        if value('appendfsync') != 'always':
+            return ('%s syncs its append-only file %s (appendfsync %s): a crash of its machine loses the commits of '
+                    'up to the last second; set appendfsync always to keep every one (docs/store.md)'
+                    % (where, 'every second' if value('appendfsync') == 'everysec' else 'when the system does',
+                       value('appendfsync')))
+        return None
+
     #: how long (seconds) the measured difference between this machine's clock and the Redis server's is used
     CLOCK_REFRESH = 30.0
 

@@ -556,3 +556,23 @@ def test_a_leases_expiry_is_the_redis_servers_time(redis_url, monkeypatch):
         assert abs(lease.expires - (server + 30)) < 5
     finally:
         store.close()
+
+
+def test_a_redis_store_says_when_its_server_could_lose_an_acknowledged_commit(own_redis, tmp_path):
+    store = S.open_store(own_redis.url)
+    try:
+        assert store.durability_warning() is None   # appendonly yes, appendfsync always
+        own_redis.cli('CONFIG', 'SET', 'appendfsync', 'everysec')
+        assert 'appendfsync everysec' in store.durability_warning()
+        own_redis.cli('CONFIG', 'SET', 'appendonly', 'no')
+        own_redis.cli('CONFIG', 'SET', 'save', '3600 1')
+        assert 'keeps only its snapshots' in store.durability_warning()
+        own_redis.cli('CONFIG', 'SET', 'save', '')
+        assert 'keeps nothing on disk' in store.durability_warning()
+    finally:
+        store.close()
+    sqlite = S.open_store('sqlite://%s' % (tmp_path / 'state.db'))
+    try:
+        assert sqlite.durability_warning() is None
+    finally:
+        sqlite.close()
