@@ -507,12 +507,18 @@ def test_redis_write_retries_are_off_so_nothing_is_sent_twice(own_redis):
 
 @pytest.fixture
 def redis_url():
-    from conftest import REDIS_URL, _redis_cleanup
-    if not REDIS_URL:
+    """The test Redis only (the conftest's store_url gives SQLite too), under a prefix of this test's own."""
+    base = os.environ.get('JOBNET_TEST_REDIS_URL')
+    if not base:
         pytest.skip('JOBNET_TEST_REDIS_URL is not set (source .tmp/testenv/env.sh)')
     prefix = 'jobnet-test-%d-%d:' % (os.getpid(), time.monotonic_ns())
-    yield '%s?prefix=%s' % (REDIS_URL, prefix)
-    _redis_cleanup(REDIS_URL, prefix)
+    yield '%s?prefix=%s' % (base, prefix)
+    import redis
+    client = redis.Redis.from_url(base)
+    keys = list(client.scan_iter(match=prefix + '*', count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def _skewed(monkeypatch, seconds):
