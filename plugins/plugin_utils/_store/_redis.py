@@ -261,8 +261,9 @@ class RedisStore(Store):
             conf = self._r.config_get('appendonly')
             conf.update(self._r.config_get('appendfsync'))
             conf.update(self._r.config_get('save'))
-        except Exception:  # pylint: disable=broad-except  (CONFIG renamed or refused: nothing to say)
-            return None
+        except Exception:  # pylint: disable=broad-except
+            return None   # CONFIG renamed or refused: nothing to say
+
         def value(key):
             raw = conf.get(key, conf.get(key.encode()))
             return (raw.decode() if isinstance(raw, bytes) else str(raw or '')).strip().lower()
