@@ -342,11 +342,10 @@ class Engine:
                 # actions adopted from their hosts; deadlines passed during the failure reported, not acted on
                 pl.recover_actions(None if options.recovery_skip else fetched, unreachable)
                 pl.check_deadlines(run_actions=False, messages=res.messages)
-            if options.recovery and (inst.get('definition') or {}).get('triggers'):
-                pl.instance['triggers'] = _triggers.recover(pl.instance, {'files': files or {}}, now,
-                                                            options.as_dict())
-                pl.instance_changed = True
-            if options.recovery:
+                if (inst.get('definition') or {}).get('triggers'):
+                    pl.instance['triggers'] = _triggers.recover(pl.instance, {'files': files or {}}, now,
+                                                                options.as_dict())
+                    pl.instance_changed = True
                 pl.derive()
                 if options.auto_rerun and State(pl.instance['state']) != State.NOT_SUBMITTED:
                     pl.resume()
@@ -743,12 +742,14 @@ class HostDriver:
         for aid, key in sorted(acts.items()):
             what, value = outcome.get(aid, (None, None))
             if what == 'job':
-                state = value.get('state')
-                self._monitored(iid, 'action', 'jobnet: ACTION %s %s on %s: %s (attempt %s)'
-                                % (iid, _monitor.describe(key), self.host, state, aid), action=key, state=state)
+                self._tell_action(iid, key, value.get('state'), ': %s (attempt %s)' % (value.get('state'), aid))
             elif what == 'refused':
-                self._monitored(iid, 'action', 'jobnet: ACTION %s %s on %s refused: %s'
-                                % (iid, _monitor.describe(key), self.host, value), action=key, state='refused')
+                self._tell_action(iid, key, 'refused', ' refused: %s' % value)
+
+    def _tell_action(self, iid, key, state, tail):
+        """The line of an action or end command that started, was refused or ended on this host."""
+        self._monitored(iid, 'action', 'jobnet: ACTION %s %s on %s%s' % (iid, _monitor.describe(key), self.host, tail),
+                        action=key, state=state)
 
     def _launched(self, inst, items, ids, outcome, acts=None):
         """In one transaction: record what the host said of the attempts just launched."""
@@ -836,9 +837,8 @@ class HostDriver:
             for key, job in acts:
                 if job is None or job.get('state') != 'running':
                     state = (job or {}).get('state', 'lost')
-                    self._monitored(iid, 'action', 'jobnet: ACTION %s %s on %s: %s%s' % (
-                        iid, _monitor.describe(key), self.host, state,
-                        '' if not job or job.get('rc') is None else ' rc %s' % job['rc']), action=key, state=state)
+                    self._tell_action(iid, key, state, ': %s%s' % (
+                        state, '' if not job or job.get('rc') is None else ' rc %s' % job['rc']))
 
     def _raise_on_end(self, iid, changes):
         """The events of the jobs that ended normally with ``on_end: {event:}``, set ON before their end is

@@ -294,12 +294,13 @@ class Planner:
     def _actions(self):
         return dict(self.instance.get('actions') or {})
 
-    def _decide_action(self, kind, path, what, spec, *, number=1, run=True, message=''):
-        """Write-ahead: the action's record ``launching`` (or ``not_executed``), in this transaction."""
-        key = _monitor.action_key(kind, path, what, number)
+    def _decide_action(self, kind, path, what, spec, *, run=True, message=''):
+        """Write-ahead: the action's record ``launching`` (or ``not_executed``), in this transaction; its number is
+        the next of its kind, path and what (a rerun's end, a delay found again after an init: run 2, ...)."""
         actions = self._actions()
-        if key in actions:
-            return None
+        number = 1 + len([a for a in actions.values()
+                          if a.get('kind') == kind and a.get('path') == path and a.get('what') == what])
+        key = _monitor.action_key(kind, path, what, number)
         ref = _monitor.attempt_path(kind, path, what)
         aid = self.attempt_id_for(ref, number) if self.attempt_id_for else '%s.%s.%d' % (
             self.instance['id'].replace('@', '.'), ref, number)
@@ -332,9 +333,7 @@ class Planner:
         what = new.value
         action = (d.get('on_end') or {}).get(what)
         if action and not (path and d['kind'] == JOB and self.op == Op.RECOVERY):
-            done = [k for k, a in self._actions().items()
-                    if a.get('kind') == _monitor.END_COMMAND and a.get('path') == path and a.get('what') == what]
-            self._decide_action(_monitor.END_COMMAND, path, what, action, number=len(done) + 1)
+            self._decide_action(_monitor.END_COMMAND, path, what, action)
         self._notice(path, 'end', what, {})
 
     def check_deadlines(self, run_actions=True, messages=None):
@@ -376,15 +375,13 @@ class Planner:
         late = dict(rec.get('late') or {})
         entry = {'deadline': isotime(at), 'detected': isotime(self.now), 'setting': setting}
         if d.get('on_delay'):
-            number = 1 + len([k for k, a in self._actions().items() if a.get('kind') == _monitor.DELAY
-                              and a.get('path') == path and a.get('what') == kind])
             if run_actions:
-                entry['action'] = self._decide_action(_monitor.DELAY, path, kind, d['on_delay'], number=number)
+                entry['action'] = self._decide_action(_monitor.DELAY, path, kind, d['on_delay'])
             else:
                 text = message('PEX174', iid=self.instance['id'], what=path or 'the frame', late=kind,
                                setting=setting, deadline=isotime(at))
                 entry['action'] = self._decide_action(_monitor.DELAY, path, kind, d['on_delay'], run=False,
-                                                      message=text, number=number)
+                                                      message=text)
                 entry['message'] = text
                 if messages is not None:
                     messages.append(text)
